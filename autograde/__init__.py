@@ -1,0 +1,1 @@
+"""nbworkshop's grading layer: sandboxed execution, scoring and the gradebook (issue 3)."""

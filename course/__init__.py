@@ -1,0 +1,1 @@
+"""nbworkshop's course layer: settings, notebooks, validation, release, roster and the CLI."""

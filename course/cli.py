@@ -1,0 +1,274 @@
+"""The `workshop` command: parse, load settings, call one library function, render.
+
+Exit codes: 0 success, 1 a problem the user can fix (one line each), 2 bad usage.
+Heavy modules (nbformat, nbgrader, papermill) are imported inside the commands so that
+`workshop --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    from course.errors import WorkshopError
+
+    try:
+        code: int = args.handler(args)
+    except WorkshopError as error:
+        for line in str(error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if args.traceback:
+            raise
+        print(
+            f"internal error: {type(error).__name__}: {error} "
+            "(run again with --traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
+    parser = argparse.ArgumentParser(
+        prog="workshop", description="Author, validate and release hands-on Jupyter workshops."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"nbworkshop {version('nbworkshop')}"
+    )
+    parser.add_argument(
+        "--traceback", action="store_true", help="show tracebacks of internal errors"
+    )
+    course = argparse.ArgumentParser(add_help=False)
+    course.add_argument(
+        "--course",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="course directory holding nbgrader_config.py (default: current directory)",
+    )
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    validate = commands.add_parser(
+        "validate",
+        parents=[course],
+        help="prove workshops are sound: solution earns full marks, stub earns none",
+        description="Check metadata, run the solution and the learner stub for every parameter "
+        "set, and look for leaked solutions. Exit 1 on any problem.",
+    )
+    validate.add_argument("workshops", nargs="*", metavar="WS", help="workshops (default: all)")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    validate.set_defaults(handler=_validate)
+
+    release = commands.add_parser(
+        "release",
+        parents=[course],
+        help="write the learner version to release/WS",
+        description="Generate the learner version with nbgrader, papermill parameters first.",
+    )
+    release.add_argument("workshop", metavar="WS")
+    release.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a parameter of the 'parameters' cell (repeatable; VALUE is a Python literal)",
+    )
+    release.add_argument(
+        "--check", action="store_true", help="exit 1 if release/WS is not what release would write"
+    )
+    release.add_argument(
+        "--force", action="store_true", help="release even if learners have already submitted"
+    )
+    release.set_defaults(handler=_release)
+
+    roster = commands.add_parser("roster", help="manage the learners of the course")
+    roster_commands = roster.add_subparsers(metavar="ACTION")
+    roster_import = roster_commands.add_parser(
+        "import",
+        parents=[course],
+        help="add or update learners from a CSV file",
+        description="CSV header: id,first_name,last_name,email (only id is required). "
+        "Nothing is written if any line is bad.",
+    )
+    roster_import.add_argument("file", type=Path, metavar="FILE.csv")
+    roster_import.set_defaults(handler=_roster_import)
+    roster_list = roster_commands.add_parser("list", parents=[course], help="list the learners")
+    roster_list.add_argument("--json", action="store_true", help="print the roster as JSON")
+    roster_list.set_defaults(handler=_roster_list)
+    roster.set_defaults(handler=lambda _: _usage(roster))
+
+    demo = commands.add_parser(
+        "demo", parents=[course], help="validate and release every workshop of the course"
+    )
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from course.settings import load_settings
+
+    return load_settings(args.course)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from course.layout import workshop_names
+    from course.validate import validate_workshop
+
+    settings = _settings(args)
+    names = args.workshops or workshop_names(settings)
+    with _progress(enabled=not args.json) as progress:
+        reports = [validate_workshop(settings, name, progress) for name in names]
+    if args.json:
+        print(json.dumps([r.to_json() for r in reports], indent=2))
+    else:
+        _print_validation(reports)
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def _release(args: argparse.Namespace) -> int:
+    from course.parameterise import parse_assignments
+    from course.release import check_release, release_workshop
+
+    settings = _settings(args)
+    parameters = parse_assignments(args.parameter)
+    if args.check:
+        stale = check_release(settings, args.workshop, parameters if args.parameter else None)
+        for problem in stale:
+            print(f"error: {problem}", file=sys.stderr)
+        if not stale:
+            print(f"release/{args.workshop} is current")
+        return 1 if stale else 0
+    result = release_workshop(settings, args.workshop, parameters, force=args.force)
+    state = "released" if result.changed else "unchanged"
+    print(f"{state}: {settings.relative(result.path)} ({', '.join(result.notebooks)})")
+    return 0
+
+
+def _roster_import(args: argparse.Namespace) -> int:
+    from course.roster import import_roster
+
+    result = import_roster(_settings(args), args.file)
+    print(f"roster: {len(result.added)} added, {len(result.updated)} updated")
+    return 0
+
+
+def _roster_list(args: argparse.Namespace) -> int:
+    from course.roster import list_roster
+
+    learners = list_roster(_settings(args))
+    if args.json:
+        print(json.dumps([learner.to_json() for learner in learners], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "first name", "last name", "email", title=f"{len(learners)} learners")
+    for learner in learners:
+        table.add_row(learner.id, learner.first_name, learner.last_name, learner.email)
+    Console().print(table)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from course.demo import run_demo
+
+    settings = _settings(args)
+    with _progress(enabled=True) as progress:
+        result = run_demo(settings, progress)
+    _print_validation(list(result.validations))
+    for release in result.releases:
+        state = "released" if release.changed else "unchanged"
+        print(f"{state}: {settings.relative(release.path)} ({len(release.notebooks)} notebooks)")
+    return 0 if result.ok else 1
+
+
+def _print_validation(reports: Sequence[Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    table = Table("workshop", "notebook", "parameter set", "solution", "stub", title="validation")
+    for report in reports:
+        pairs: dict[tuple[str, str], dict[str, Any]] = {}
+        for run in report.runs:
+            pairs.setdefault((run.notebook, run.parameter_set), {})[run.version] = run
+        for (notebook, parameter_set), runs in pairs.items():
+            solution, stub = runs["solution"], runs["stub"]
+            table.add_row(
+                escape(report.workshop),
+                escape(Path(notebook).name),
+                escape(parameter_set),
+                f"{solution.points:g}/{solution.max_points:g}",
+                f"{stub.points:g}/{stub.max_points:g}",
+            )
+    console.print(table)
+    for report in reports:
+        for problem in report.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        verdict = "sound" if report.ok else f"{len(report.problems)} problem(s)"
+        console.print(f"{escape(report.workshop)}: {verdict}", highlight=False)
+
+
+class _RichProgress:
+    """`course.progress.Progress` drawn with rich on stderr."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.task: Any = None
+
+    def start(self, total: int, description: str) -> None:
+        self.task = self.bar.add_task(description, total=total)
+
+    def advance(self, description: str) -> None:
+        self.bar.update(self.task, advance=1, description=description)
+
+
+class _progress:
+    def __init__(self, *, enabled: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+        )
+
+    def __enter__(self) -> _RichProgress:
+        self.bar.start()
+        return _RichProgress(self.bar)
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()

@@ -1,0 +1,70 @@
+"""The one exception hierarchy of nbworkshop.
+
+    WorkshopError            anything a user can fix; the CLI prints str(error) and exits 1
+    ├── CourseNotFound       no nbgrader_config.py where the course should be
+    ├── ConfigError          nbgrader_config.py cannot be loaded or holds a bad value
+    ├── UnknownWorkshop      no folder source/<workshop>
+    ├── NotebookError        a notebook file cannot be read as a notebook
+    ├── ParameterError       -p NAME=VALUE names an undeclared parameter or cannot be parsed
+    ├── ReleaseRefused       release would change a workshop that already has submissions
+    ├── RosterError          a roster file has bad rows (all of them listed)
+    └── ProblemsFound        validation or a pre-release check found problems (all of them listed)
+
+Every message names the file, cell or line at fault and says what to do.
+"""
+
+from __future__ import annotations
+
+from course.problems import Problem
+
+__all__ = [
+    "ConfigError",
+    "CourseNotFound",
+    "NotebookError",
+    "ParameterError",
+    "ProblemsFound",
+    "ReleaseRefused",
+    "RosterError",
+    "UnknownWorkshop",
+    "WorkshopError",
+]
+
+
+class WorkshopError(Exception):
+    """An error the user can act on; its message is the whole report."""
+
+
+class CourseNotFound(WorkshopError):
+    pass
+
+
+class ConfigError(WorkshopError):
+    pass
+
+
+class UnknownWorkshop(WorkshopError):
+    pass
+
+
+class NotebookError(WorkshopError):
+    pass
+
+
+class ParameterError(WorkshopError):
+    pass
+
+
+class ReleaseRefused(WorkshopError):
+    pass
+
+
+class RosterError(WorkshopError):
+    pass
+
+
+class ProblemsFound(WorkshopError):
+    """Several independent problems, reported one per line."""
+
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -1,0 +1,130 @@
+"""Load a course's `nbgrader_config.py` into one frozen, typed settings object.
+
+Traitlets stay here, at the edge: nbgrader's `CourseDirectory` supplies the folders and the
+database URL (with nbgrader's own defaults), and the `Workshop` class below declares ours.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets import Integer, Unicode
+from traitlets.config import Config, Configurable
+from traitlets.config.loader import PyFileConfigLoader
+
+from course.errors import ConfigError, CourseNotFound
+
+__all__ = ["CONFIG_FILE", "Markers", "Settings", "Workshop", "load_settings"]
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+class Workshop(Configurable):
+    """nbworkshop's own settings, set as `c.Workshop.<name>` in `nbgrader_config.py`."""
+
+    cell_timeout_s = Integer(
+        60, help="Seconds one cell may run during validation before it is stopped."
+    ).tag(config=True)
+    kernel_name = Unicode("python3", help="Jupyter kernel that runs the workshop notebooks.").tag(
+        config=True
+    )
+
+
+@dataclass(frozen=True)
+class Markers:
+    """The region delimiters nbgrader strips when it makes the learner version."""
+
+    begin_solution: str = "BEGIN SOLUTION"
+    end_solution: str = "END SOLUTION"
+    begin_hidden: str = "BEGIN HIDDEN TESTS"
+    end_hidden: str = "END HIDDEN TESTS"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about one course, resolved to absolute paths."""
+
+    root: Path
+    course_id: str
+    source_dir: Path
+    release_dir: Path
+    submitted_dir: Path
+    autograded_dir: Path
+    feedback_dir: Path
+    db_url: str
+    markers: Markers
+    cell_timeout_s: int
+    kernel_name: str
+    nbgrader_config: Config
+
+    def relative(self, path: Path) -> str:
+        """Show *path* relative to the course root when it lies inside it."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def config_copy(self) -> Config:
+        """A private copy of the nbgrader config, for callers that adjust it."""
+        return copy.deepcopy(self.nbgrader_config)
+
+
+def load_settings(course_dir: Path) -> Settings:
+    """Read `course_dir/nbgrader_config.py`; relative folders and SQLite paths resolve there."""
+    root = course_dir.resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise CourseNotFound(
+            f"{root}: no {CONFIG_FILE} here; run inside a course directory or pass --course DIR"
+        )
+    try:
+        config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    except Exception as error:
+        raise ConfigError(f"{root / CONFIG_FILE}: cannot load: {error}") from error
+
+    from nbgrader.coursedir import CourseDirectory
+
+    if "root" not in config.CourseDirectory:
+        config.CourseDirectory.root = str(root)
+    course = CourseDirectory(config=config)
+    course_root = Path(course.root)
+    db_url = _anchor_sqlite(course.db_url, course_root)
+    config.CourseDirectory.db_url = db_url
+    workshop = Workshop(config=config)
+    if workshop.cell_timeout_s <= 0:
+        raise ConfigError(f"{root / CONFIG_FILE}: Workshop.cell_timeout_s must be positive")
+    return Settings(
+        root=course_root,
+        course_id=course.course_id,
+        source_dir=course_root / course.source_directory,
+        release_dir=course_root / course.release_directory,
+        submitted_dir=course_root / course.submitted_directory,
+        autograded_dir=course_root / course.autograded_directory,
+        feedback_dir=course_root / course.feedback_directory,
+        db_url=db_url,
+        markers=_markers(config),
+        cell_timeout_s=workshop.cell_timeout_s,
+        kernel_name=workshop.kernel_name,
+        nbgrader_config=config,
+    )
+
+
+def _anchor_sqlite(db_url: str, root: Path) -> str:
+    """nbgrader resolves a relative SQLite path against the working directory; we use the root."""
+    prefix = "sqlite:///"
+    if not db_url.startswith(prefix) or db_url.startswith(prefix + "/"):
+        return db_url
+    return prefix + str(root / db_url.removeprefix(prefix))
+
+
+def _markers(config: Config) -> Markers:
+    defaults = Markers()
+    solutions = config.ClearSolutions
+    hidden = config.ClearHiddenTests
+    return Markers(
+        begin_solution=solutions.get("begin_solution_delimeter", defaults.begin_solution),
+        end_solution=solutions.get("end_solution_delimeter", defaults.end_solution),
+        begin_hidden=hidden.get("begin_test_delimeter", defaults.begin_hidden),
+        end_hidden=hidden.get("end_test_delimeter", defaults.end_hidden),
+    )

@@ -1,0 +1,1 @@
+"""What runs inside Jupyter: the learner's Check widget and the server extension (issue 4)."""
