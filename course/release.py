@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from course.check_cells import check_notebook
-from course.errors import ProblemsFound, ReleaseRefused, WorkshopError
+from course.errors import NotebookError, ProblemsFound, ReleaseRefused, WorkshopError
 from course.gradebook import prepare_database, submission_count
 from course.layout import has_submissions, source_notebooks
 from course.notebook_io import read_notebook
@@ -231,8 +231,14 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def _recorded_parameters(target: Path) -> dict[str, object]:
+    """The parameters papermill recorded in an existing release; unreadable files are skipped
+    (they are reported as stale by the comparison)."""
     for path in sorted(target.glob("*.ipynb")):
-        recorded = read_notebook(path).metadata.get("papermill", {}).get("parameters", {})
+        try:
+            nb = read_notebook(path)
+        except NotebookError:
+            continue
+        recorded = nb.metadata.get("papermill", {}).get("parameters", {})
         if recorded:
             return dict(recorded)
     return {}

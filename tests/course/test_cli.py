@@ -1,0 +1,78 @@
+"""The `workshop` command as users meet it: exit codes, one clear line, never a traceback."""
+
+import nbfactory as f
+import pytest
+from conftest import run_cli, write_nb
+
+
+def assert_one_clear_error(result, *fragments):
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def test_version_and_help(tmp_path):
+    version = run_cli("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("nbworkshop ")
+    for command in ([], ["validate"], ["release"], ["roster", "import"], ["roster", "list"], ["demo"]):
+        helped = run_cli(*command, "--help", cwd=tmp_path)
+        assert helped.returncode == 0 and "usage: workshop" in helped.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run_cli(cwd=tmp_path).returncode == 2
+    assert run_cli("frobnicate", cwd=tmp_path).returncode == 2
+    assert run_cli("release", cwd=tmp_path).returncode == 2
+    assert run_cli("roster", cwd=tmp_path).returncode == 2
+
+
+def test_outside_a_course_says_so(tmp_path):
+    assert_one_clear_error(run_cli("release", "ws", cwd=tmp_path), "no nbgrader_config.py", "--course")
+
+
+def test_unknown_workshop(course_dir):
+    assert_one_clear_error(run_cli("release", "nope", cwd=course_dir), "unknown workshop 'nope'")
+
+
+def test_undeclared_parameter(course_dir):
+    result = run_cli("release", "ws", "-p", "size=3", cwd=course_dir)
+    assert_one_clear_error(result, "source/ws/nb.ipynb", "unknown parameter 'size'")
+    assert not (course_dir / "release").exists()
+
+
+def test_malformed_notebook_names_the_file(course_dir):
+    (course_dir / "source" / "ws" / "nb.ipynb").write_text('{"cells": [')
+    result = run_cli("release", "ws", "--course", str(course_dir), cwd=course_dir.parent)
+    assert_one_clear_error(result, "source/ws/nb.ipynb", "invalid JSON at line 1")
+
+
+def test_duplicate_roster_id_names_the_line(course_dir):
+    (course_dir / "roster.csv").write_text("id\nada\nada\n")
+    result = run_cli("roster", "import", "roster.csv", cwd=course_dir)
+    assert_one_clear_error(result, "roster.csv: line 3: duplicate id 'ada'")
+    listed = run_cli("roster", "list", "--json", cwd=course_dir)
+    assert listed.returncode == 0 and listed.stdout.strip() == "[]"
+
+
+@pytest.mark.kernel
+def test_validate_exits_1_naming_a_test_that_passes_on_the_stub(course_dir):
+    nb = f.good_notebook()
+    nb.metadata.workshop.parameter_sets = {"small": {"n": 2}}
+    nb.cells.append(f.tests("free_points", "assert True", points=1))
+    write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
+    result = run_cli("validate", "ws", cwd=course_dir)
+    assert_one_clear_error(result, "source/ws/nb.ipynb: grade id 'free_points'", "stub")
+
+
+@pytest.mark.kernel
+def test_release_then_check_round_trip(course_dir):
+    released = run_cli("release", "ws", "-p", "n=4", cwd=course_dir)
+    assert released.returncode == 0 and "released: release/ws" in released.stdout
+    checked = run_cli("release", "ws", "--check", cwd=course_dir)
+    assert checked.returncode == 0, checked.stderr
+    (course_dir / "release" / "ws" / "nb.ipynb").write_text("{}")
+    stale = run_cli("release", "ws", "--check", cwd=course_dir)
+    assert_one_clear_error(stale, "release/ws/nb.ipynb", "stale")

@@ -1,0 +1,111 @@
+import json
+import shutil
+
+import nbfactory as f
+import pytest
+from conftest import write_nb
+
+from course.errors import ParameterError, ProblemsFound, ReleaseRefused, UnknownWorkshop
+from course.gradebook import open_gradebook
+from course.release import check_release, release_workshop
+
+
+def released_text(settings):
+    return (settings.release_dir / "ws" / "nb.ipynb").read_text()
+
+
+def test_release_strips_solutions_and_hidden_tests(settings):
+    result = release_workshop(settings, "ws", {})
+    assert result.changed and result.notebooks == ("nb.ipynb",)
+    text = released_text(settings)
+    assert "BEGIN SOLUTION" not in text and "return x * x" not in text
+    assert "BEGIN HIDDEN TESTS" not in text and "square(-2)" not in text
+    assert "raise NotImplementedError()" in text and "assert square(n) == n * n" in text
+
+
+def test_release_records_the_workshop_in_the_gradebook(settings):
+    release_workshop(settings, "ws", {})
+    with open_gradebook(settings) as gradebook:
+        notebook = gradebook.find_notebook("nb", "ws")
+        assert {c.name: c.max_score for c in notebook.grade_cells} == {
+            "square_tests": 2.0,
+            "reflection": 2.0,
+        }
+
+
+def test_release_is_idempotent(settings):
+    release_workshop(settings, "ws", {"n": 4})
+    first = released_text(settings)
+    mtime = (settings.release_dir / "ws" / "nb.ipynb").stat().st_mtime_ns
+    again = release_workshop(settings, "ws", {"n": 4})
+    assert not again.changed
+    assert released_text(settings) == first
+    assert (settings.release_dir / "ws" / "nb.ipynb").stat().st_mtime_ns == mtime
+    assert check_release(settings, "ws") == ()
+    assert [p.name for p in settings.release_dir.iterdir()] == ["ws"]
+
+
+def test_release_injects_parameters_after_the_parameters_cell(settings):
+    release_workshop(settings, "ws", {"n": 11})
+    nb = json.loads(released_text(settings))
+    injected = nb["cells"][2]
+    assert injected["id"] == "injected-parameters"
+    assert "".join(injected["source"]).endswith("n = 11\n")
+    assert nb["metadata"]["papermill"]["parameters"] == {"n": 11}
+
+
+def test_check_reports_a_stale_release(settings, course_dir):
+    release_workshop(settings, "ws", {})
+    nb = f.good_notebook()
+    nb.cells[0].source = "# Squares, revised"
+    write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
+    [problem] = check_release(settings, "ws")
+    assert problem.path == "release/ws/nb.ipynb" and "stale" in problem.message
+
+
+def test_check_reports_a_missing_release(settings):
+    [problem] = check_release(settings, "ws")
+    assert "missing" in problem.message
+
+
+def test_undeclared_parameter_is_refused_and_nothing_is_written(settings):
+    with pytest.raises(ParameterError, match="unknown parameter 'size'"):
+        release_workshop(settings, "ws", {"size": 3})
+    assert not (settings.release_dir / "ws").exists()
+
+
+def test_unknown_workshop_lists_the_known_ones(settings):
+    with pytest.raises(UnknownWorkshop, match=r"unknown workshop 'nope'.*\(workshops in this course: ws\)"):
+        release_workshop(settings, "nope", {})
+
+
+def test_broken_source_leaves_the_previous_release_intact(settings, course_dir):
+    release_workshop(settings, "ws", {})
+    before = released_text(settings)
+    write_nb(
+        course_dir / "source" / "ws" / "nb.ipynb",
+        f.notebook(f.solution("q1", "### BEGIN SOLUTION\nx = 1")),
+    )
+    with pytest.raises(ProblemsFound, match="never closed"):
+        release_workshop(settings, "ws", {})
+    assert released_text(settings) == before
+    assert [p.name for p in settings.release_dir.iterdir()] == ["ws"]
+
+
+def test_changing_a_release_with_submissions_needs_force(settings, course_dir):
+    release_workshop(settings, "ws", {})
+    submitted = settings.submitted_dir / "ada" / "ws"
+    submitted.mkdir(parents=True)
+    shutil.copy(settings.release_dir / "ws" / "nb.ipynb", submitted / "nb.ipynb")
+    assert not release_workshop(settings, "ws", {}).changed
+    with pytest.raises(ReleaseRefused, match="learners have already submitted"):
+        release_workshop(settings, "ws", {"n": 5})
+    assert "injected-parameters" not in released_text(settings)
+    assert release_workshop(settings, "ws", {"n": 5}, force=True).changed
+    assert "injected-parameters" in released_text(settings)
+
+
+def test_supporting_files_are_released_too(settings, course_dir):
+    (course_dir / "source" / "ws" / "data.csv").write_text("x\n1\n")
+    release_workshop(settings, "ws", {})
+    assert (settings.release_dir / "ws" / "data.csv").read_text() == "x\n1\n"
