@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -252,23 +253,19 @@ class _RichProgress:
         self.bar.update(self.task, advance=1, description=description)
 
 
-class _progress:
-    def __init__(self, *, enabled: bool) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[_RichProgress]:
+    """A rich progress bar on stderr for the duration of a command (hidden when disabled)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
-        )
-
-    def __enter__(self) -> _RichProgress:
-        self.bar.start()
-        return _RichProgress(self.bar)
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
+    with bar:
+        yield _RichProgress(bar)

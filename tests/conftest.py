@@ -13,9 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import nbfactory  # noqa: E402
+import nbfactory
 
-from course.settings import Settings, load_settings  # noqa: E402
+from course.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 

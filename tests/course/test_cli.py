@@ -17,7 +17,14 @@ def assert_one_clear_error(result, *fragments):
 def test_version_and_help(tmp_path):
     version = run_cli("--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("nbworkshop ")
-    for command in ([], ["validate"], ["release"], ["roster", "import"], ["roster", "list"], ["demo"]):
+    for command in (
+        [],
+        ["validate"],
+        ["release"],
+        ["roster", "import"],
+        ["roster", "list"],
+        ["demo"],
+    ):
         helped = run_cli(*command, "--help", cwd=tmp_path)
         assert helped.returncode == 0 and "usage: workshop" in helped.stdout
 
@@ -30,7 +37,9 @@ def test_usage_errors_exit_2(tmp_path):
 
 
 def test_outside_a_course_says_so(tmp_path):
-    assert_one_clear_error(run_cli("release", "ws", cwd=tmp_path), "no nbgrader_config.py", "--course")
+    assert_one_clear_error(
+        run_cli("release", "ws", cwd=tmp_path), "no nbgrader_config.py", "--course"
+    )
 
 
 def test_unknown_workshop(course_dir):

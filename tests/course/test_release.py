@@ -75,7 +75,9 @@ def test_undeclared_parameter_is_refused_and_nothing_is_written(settings):
 
 
 def test_unknown_workshop_lists_the_known_ones(settings):
-    with pytest.raises(UnknownWorkshop, match=r"unknown workshop 'nope'.*\(workshops in this course: ws\)"):
+    with pytest.raises(
+        UnknownWorkshop, match=r"unknown workshop 'nope'.*\(workshops in this course: ws\)"
+    ):
         release_workshop(settings, "nope", {})
 
 

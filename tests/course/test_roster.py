@@ -11,12 +11,19 @@ def roster(tmp_path, text):
 
 
 def test_import_adds_then_updates_learners(settings, tmp_path):
-    first = import_roster(settings, roster(tmp_path, "id,first_name,email\nada,Ada,ada@uni.ac\nbob,,\n"))
+    first = import_roster(
+        settings, roster(tmp_path, "id,first_name,email\nada,Ada,ada@uni.ac\nbob,,\n")
+    )
     assert first.added == ("ada", "bob") and first.updated == ()
     again = import_roster(settings, roster(tmp_path, "id,last_name\nada,Lovelace\n"))
     assert again.added == () and again.updated == ("ada",)
     ada, bob = list_roster(settings)
-    assert (ada.id, ada.first_name, ada.last_name, ada.email) == ("ada", "Ada", "Lovelace", "ada@uni.ac")
+    assert (ada.id, ada.first_name, ada.last_name, ada.email) == (
+        "ada",
+        "Ada",
+        "Lovelace",
+        "ada@uni.ac",
+    )
     assert bob.id == "bob" and bob.first_name is None
 
 

@@ -26,7 +26,7 @@ def test_peer_style_config_with_relative_sqlite_is_anchored_at_the_course(tmp_pa
 
 
 def test_missing_config_says_where_it_looked(tmp_path):
-    with pytest.raises(CourseNotFound, match="no nbgrader_config.py here; .* --course DIR"):
+    with pytest.raises(CourseNotFound, match=r"no nbgrader_config\.py here; .* --course DIR"):
         load_settings(tmp_path)
 
 

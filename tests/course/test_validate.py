@@ -31,7 +31,9 @@ def test_test_passing_on_the_stub_is_named_by_grade_id(settings, course_dir):
 
 def test_reference_solution_failing_a_hidden_test_is_reported(settings, course_dir):
     nb = f.good_notebook()
-    nb.cells[3].source += "\n### BEGIN HIDDEN TESTS\nassert square(3) == 10, 'wrong'\n### END HIDDEN TESTS"
+    nb.cells[
+        3
+    ].source += "\n### BEGIN HIDDEN TESTS\nassert square(3) == 10, 'wrong'\n### END HIDDEN TESTS"
     write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
     report = validate_workshop(settings, "ws")
     [first, *_] = report.problems
