@@ -1,0 +1,245 @@
+"""The coordinator's side of the sandbox: a warm template process and the jobs sent to it.
+
+`Sandbox` starts `autograde.template` once, then runs notebook jobs through it, at most
+`workers` at a time, each as a forked, isolated process (see the template's docstring). Each
+concurrent lane has its own unprivileged uid, so two learners graded at the same time cannot
+see each other's files. If the template itself dies, the jobs in flight are reported as failed
+and a new template is started for the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from autograde.isolation import Limits
+
+__all__ = ["CellSpec", "NotebookJob", "NotebookRun", "Sandbox", "learner_env"]
+
+SANDBOX_UID_BASE = 61000
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    index: int
+    source: str
+    is_test: bool
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One notebook to run: its code cells, in a working folder prepared for it."""
+
+    id: str
+    workdir: Path
+    cells: tuple[CellSpec, ...]
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """What came back: outputs per cell index, and how the learner process ended."""
+
+    id: str
+    cells: Mapping[int, Mapping[str, Any]]
+    completed: bool
+    exit_code: int
+    notes: tuple[str, ...] = ()
+    repeated_cells: tuple[int, ...] = field(default_factory=tuple)
+
+
+def learner_env(workdir: Path) -> dict[str, str]:
+    """The whole environment learner code sees: nothing of the grader's own."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "NBGRADER_EXECUTION": "autograde",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+class Sandbox:
+    """Run notebook jobs in forked, isolated children of one warm template process."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        hidden_paths: Sequence[str],
+        preload: Sequence[str],
+        workers: int,
+    ) -> None:
+        self.limits = limits
+        self.hidden_paths = list(hidden_paths)
+        self.preload = list(preload)
+        self.workers = max(1, workers)
+        self.isolation: dict[str, bool] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._home = Path(tempfile.mkdtemp(prefix="workshop-sandbox-"))
+        self._jobs_root = Path(tempfile.mkdtemp(prefix="workshop-jobs-"))
+        self._jobs_root.chmod(0o711)
+
+    def __enter__(self) -> Sandbox:
+        self._start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    @property
+    def warnings(self) -> list[str]:
+        """Isolation this machine cannot give, in words for the grading summary."""
+        notes = []
+        if not self.isolation.get("namespaces"):
+            notes.append(
+                "no Linux namespaces here: learner code can reach the network and read the "
+                "course folders (run as root on Linux for full isolation)"
+            )
+        if not self.isolation.get("setuid"):
+            notes.append(
+                "not running as root: learner code runs with your uid, the process limit "
+                "counts all your processes"
+            )
+        return notes
+
+    def workdir(self, job_id: str) -> Path:
+        """A fresh, private working folder for one job (traversable, not listable, by others)."""
+        return Path(tempfile.mkdtemp(prefix="job-", dir=self._jobs_root))
+
+    def run(self, jobs: Iterable[NotebookJob]) -> Iterator[NotebookRun]:
+        """Run *jobs*, yielding each result as soon as it is back (not in job order)."""
+        pending = iter(jobs)
+        in_flight: dict[str, int] = {}
+        free_lanes = list(range(self.workers))
+        exhausted = False
+        while True:
+            while not exhausted and free_lanes:
+                job = next(pending, None)
+                if job is None:
+                    exhausted = True
+                    break
+                lane = free_lanes.pop()
+                in_flight[job.id] = lane
+                self._send(job, lane)
+            if not in_flight:
+                return
+            message = self._receive()
+            if message is None:
+                for job_id in list(in_flight):
+                    free_lanes.append(in_flight.pop(job_id))
+                    yield NotebookRun(job_id, {}, False, -1, ("the sandbox process crashed",))
+                self._stop()
+                self._start()
+                continue
+            free_lanes.append(in_flight.pop(message["id"]))
+            yield _run_from(message)
+
+    def _send(self, job: NotebookJob, lane: int) -> None:
+        uid = SANDBOX_UID_BASE + lane if self.isolation.get("setuid") else None
+        if uid is not None:
+            _chown_tree(job.workdir, uid)
+        payload = {
+            "id": job.id,
+            "workdir": str(job.workdir),
+            "uid": uid,
+            "cells": [asdict(cell) for cell in job.cells],
+            "limits": asdict(self.limits),
+            "hide": self.hidden_paths,
+            "stash": str(self._home / "stash"),
+            "env": learner_env(job.workdir),
+        }
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.write((json.dumps(payload) + "\n").encode())
+        self._process.stdin.flush()
+
+    def _receive(self) -> dict[str, Any] | None:
+        assert self._process is not None and self._process.stdout is not None
+        line = self._process.stdout.readline()
+        return json.loads(line) if line else None
+
+    def _start(self) -> None:
+        self._log = (self._home / "template.log").open("ab")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": str(self._home),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "MPLCONFIGDIR": str(self._home / "matplotlib"),
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "autograde.template"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=self._home,
+            env=env,
+        )
+        assert self._process.stdin is not None
+        self._process.stdin.write((json.dumps({"preload": self.preload}) + "\n").encode())
+        self._process.stdin.flush()
+        hello = self._receive()
+        if hello is None or not hello.get("ready"):
+            raise RuntimeError(f"the sandbox template did not start; see {self._home}/template.log")
+        self.isolation = hello["isolation"]
+
+    def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            assert process.stdin is not None
+            process.stdin.close()
+            try:
+                process.wait(timeout=self.limits.notebook_timeout_s + 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            os.chown(Path(folder) / name, uid, uid, follow_symlinks=False)
+
+
+def _run_from(message: Mapping[str, Any]) -> NotebookRun:
+    cells: dict[int, Mapping[str, Any]] = {}
+    repeated: list[int] = []
+    for cell in message["cells"]:
+        index = int(cell["index"])
+        if index in cells:
+            repeated.append(index)
+        cells.setdefault(index, cell)
+    return NotebookRun(
+        id=message["id"],
+        cells=cells,
+        completed=bool(message["completed"]),
+        exit_code=int(message["exit_code"]),
+        notes=tuple(message.get("notes", [])),
+        repeated_cells=tuple(repeated),
+    )

@@ -1,0 +1,255 @@
+"""The warm template process: imports once, then forks one sandboxed child per notebook.
+
+Started by `autograde.sandbox.Sandbox` as `python -m autograde.template`. It loads IPython and
+the course's heavy modules, builds one IPython shell, and then serves jobs read as JSON lines
+on stdin. For each job it forks a supervisor, which enters fresh namespaces and forks the
+learner process (PID 1 of its own PID namespace, so everything it starts dies with it). The
+learner process hides the course's private folders, drops to an unprivileged uid, applies
+resource limits and runs the cells, reporting each cell's outputs on a pipe. Results go back on
+stdout as one JSON line per job. The template stays single-threaded so forking it is safe.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from autograde.cell_runner import CellToRun, OutputSink, Pristine, make_shell, run_cells
+from autograde.isolation import (
+    Limits,
+    apply_limits,
+    die_with_parent,
+    drop_privileges,
+    enter_namespaces,
+    expose_paths,
+    hide_paths,
+)
+
+__all__ = ["main"]
+
+EXIT_TIMEOUT = 124
+STATUS_DONE = "done"
+
+
+@dataclass
+class _Running:
+    job: dict[str, Any]
+    pid: int
+    pipe: int
+    buffer: bytes = b""
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+    notes: list[str] = field(default_factory=list)
+    eof: bool = False
+
+
+def main() -> None:
+    protocol_out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    hello = json.loads(sys.stdin.readline())
+    for name in hello.get("preload", []):
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            print(f"template: cannot preload {name}: {error}", file=sys.stderr)
+    sink = OutputSink(0)
+    shell = make_shell(sink)
+    pristine = Pristine(shell, sink)
+    isolation = _probe_isolation()
+    protocol_out.write(json.dumps({"ready": True, "isolation": isolation}) + "\n")
+    _serve(protocol_out, shell, sink, pristine, isolation)
+
+
+def _probe_isolation() -> dict[str, bool]:
+    """Whether this machine lets a child enter namespaces and change uid (root on Linux)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            enter_namespaces()
+            os._exit(0)
+        except OSError:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    namespaces = os.waitstatus_to_exitcode(status) == 0
+    return {"namespaces": namespaces, "setuid": os.geteuid() == 0}
+
+
+def _serve(
+    out: Any, shell: Any, sink: OutputSink, pristine: Pristine, isolation: dict[str, bool]
+) -> None:
+    running: dict[int, _Running] = {}
+    stdin_open = True
+    stdin_buffer = b""
+    while stdin_open or running:
+        readable = [r.pipe for r in running.values() if not r.eof]
+        if stdin_open:
+            readable.append(0)
+        ready, _, _ = select.select(readable, [], [], 0.05)
+        for fd in ready:
+            if fd == 0:
+                chunk = os.read(0, 65536)
+                if not chunk:
+                    stdin_open = False
+                    continue
+                stdin_buffer += chunk
+                while b"\n" in stdin_buffer:
+                    line, stdin_buffer = stdin_buffer.split(b"\n", 1)
+                    job = json.loads(line)
+                    run = _start(job, shell, sink, pristine, isolation)
+                    running[run.pid] = run
+            else:
+                run = next(r for r in running.values() if r.pipe == fd)
+                _read_cells(run)
+        _reap(running, out)
+
+
+def _read_cells(run: _Running) -> None:
+    chunk = os.read(run.pipe, 1 << 20)
+    if not chunk:
+        run.eof = True
+        os.close(run.pipe)
+        return
+    run.buffer += chunk
+    while b"\n" in run.buffer:
+        line, run.buffer = run.buffer.split(b"\n", 1)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            run.notes.append("unreadable message from the learner process")
+            continue
+        if message.get("status") == STATUS_DONE:
+            run.done = True
+        elif isinstance(message, dict) and "index" in message:
+            run.cells.append(message)
+
+
+def _reap(running: dict[int, _Running], out: Any) -> None:
+    for pid, run in list(running.items()):
+        if not run.eof:
+            continue
+        finished, status = os.waitpid(pid, os.WNOHANG)
+        if finished == 0:
+            continue
+        del running[pid]
+        code = os.waitstatus_to_exitcode(status)
+        out.write(
+            json.dumps(
+                {
+                    "id": run.job["id"],
+                    "cells": run.cells,
+                    "completed": run.done,
+                    "exit_code": code,
+                    "notes": run.notes,
+                }
+            )
+            + "\n"
+        )
+
+
+def _start(
+    job: dict[str, Any],
+    shell: Any,
+    sink: OutputSink,
+    pristine: Pristine,
+    isolation: dict[str, bool],
+) -> _Running:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        code = 1
+        try:
+            code = _supervise(job, write_end, shell, sink, pristine, isolation)
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return _Running(job=job, pid=pid, pipe=read_end)
+
+
+def _supervise(
+    job: dict[str, Any],
+    pipe: int,
+    shell: Any,
+    sink: OutputSink,
+    pristine: Pristine,
+    isolation: dict[str, bool],
+) -> int:
+    """In the supervisor: isolate, start the learner process, enforce the notebook deadline."""
+    limits = Limits(**job["limits"])
+    if isolation["namespaces"]:
+        enter_namespaces()
+        hide_paths(job["hide"])
+        if isolation["setuid"]:
+            expose_paths([*sys.path, sys.prefix, sys.base_prefix, sys.executable], job["stash"])
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            code = _learner(job, limits, pipe, shell, sink, pristine, isolation)
+        finally:
+            os._exit(code)
+    os.close(pipe)
+    deadline = time.monotonic() + limits.notebook_timeout_s
+    while True:
+        finished, status = os.waitpid(child, os.WNOHANG)
+        if finished:
+            return _encode(os.waitstatus_to_exitcode(status))
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            return EXIT_TIMEOUT
+        time.sleep(0.005)
+
+
+def _encode(code: int) -> int:
+    """Exit code of the supervisor: the learner's code, or 128 + signal when it was killed."""
+    return 128 - code if code < 0 else min(code, 123)
+
+
+def _learner(
+    job: dict[str, Any],
+    limits: Limits,
+    pipe: int,
+    shell: Any,
+    sink: OutputSink,
+    pristine: Pristine,
+    isolation: dict[str, bool],
+) -> int:
+    """PID 1 of the job's namespace: become the learner, run the cells, report each one."""
+    os.chdir(job["workdir"])
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, pipe)
+    os.closerange(pipe + 1, 1 << 16)
+    os.environ.clear()
+    os.environ.update(job["env"])
+    os.umask(0o077)
+    sys.path[0:0] = [""]
+    if isolation["setuid"] and job.get("uid") is not None:
+        drop_privileges(int(job["uid"]))
+    die_with_parent(signal.SIGKILL)
+    apply_limits(limits)
+    sink.outputs = []
+    sink.budget_bytes = limits.output_mb * 1024 * 1024
+    cells = [CellToRun(c["index"], c["source"], c["is_test"]) for c in job["cells"]]
+
+    def report(message: dict[str, Any]) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        while data:
+            data = data[os.write(pipe, data) :]
+
+    run_cells(shell, sink, pristine, cells, limits.cell_timeout_s, report)
+    report({"status": STATUS_DONE})
+    return 0
+
+
+if __name__ == "__main__":
+    main()
