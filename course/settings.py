@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from traitlets import Integer, Unicode
+from traitlets import Integer, List, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -30,6 +30,29 @@ class Workshop(Configurable):
     kernel_name = Unicode("python3", help="Jupyter kernel that runs the workshop notebooks.").tag(
         config=True
     )
+    notebook_timeout_s = Integer(
+        300, help="Seconds one notebook may run during grading before it is stopped."
+    ).tag(config=True)
+    memory_mb = Integer(2048, help="Address-space limit of one graded notebook, in MiB.").tag(
+        config=True
+    )
+    max_processes = Integer(
+        64, help="Processes and threads one graded notebook may run at once."
+    ).tag(config=True)
+    file_size_mb = Integer(100, help="Largest file a graded notebook may write, in MiB.").tag(
+        config=True
+    )
+    output_mb = Integer(10, help="Output one graded notebook may print, in MiB.").tag(config=True)
+    preload_modules = List(
+        Unicode(),
+        ["numpy", "matplotlib.pyplot"],
+        help="Modules imported once by the grading template, before learner code runs.",
+    ).tag(config=True)
+    hidden_paths = List(
+        Unicode(),
+        [],
+        help="Extra folders graded code must not see (the course's private folders always are).",
+    ).tag(config=True)
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,13 @@ class Settings:
     markers: Markers
     cell_timeout_s: int
     kernel_name: str
+    notebook_timeout_s: int
+    memory_mb: int
+    max_processes: int
+    file_size_mb: int
+    output_mb: int
+    preload_modules: tuple[str, ...]
+    hidden_paths: tuple[Path, ...]
     nbgrader_config: Config
 
     def relative(self, path: Path) -> str:
@@ -92,8 +122,16 @@ def load_settings(course_dir: Path) -> Settings:
     db_url = _anchor_sqlite(course.db_url, course_root)
     config.CourseDirectory.db_url = db_url
     workshop = Workshop(config=config)
-    if workshop.cell_timeout_s <= 0:
-        raise ConfigError(f"{root / CONFIG_FILE}: Workshop.cell_timeout_s must be positive")
+    for name in (
+        "cell_timeout_s",
+        "notebook_timeout_s",
+        "memory_mb",
+        "max_processes",
+        "file_size_mb",
+        "output_mb",
+    ):
+        if getattr(workshop, name) <= 0:
+            raise ConfigError(f"{root / CONFIG_FILE}: Workshop.{name} must be positive")
     return Settings(
         root=course_root,
         course_id=course.course_id,
@@ -106,6 +144,13 @@ def load_settings(course_dir: Path) -> Settings:
         markers=_markers(config),
         cell_timeout_s=workshop.cell_timeout_s,
         kernel_name=workshop.kernel_name,
+        notebook_timeout_s=workshop.notebook_timeout_s,
+        memory_mb=workshop.memory_mb,
+        max_processes=workshop.max_processes,
+        file_size_mb=workshop.file_size_mb,
+        output_mb=workshop.output_mb,
+        preload_modules=tuple(workshop.preload_modules),
+        hidden_paths=tuple(course_root / p for p in workshop.hidden_paths),
         nbgrader_config=config,
     )
 

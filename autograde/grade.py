@@ -1,0 +1,305 @@
+"""`workshop grade`: autograde every submission of an assignment, sandboxed and in parallel.
+
+The stages, each in its own module: find the submissions (`submissions`), restore what the
+gradebook says each notebook must contain (`prepare`), run them in the sandbox (`sandbox`),
+put the outputs back and trim them as nbgrader does (`collect`), then write each submission
+once (`persist`). Only this coordinator touches the gradebook; learner code never can.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+
+from autograde.collect import apply_run, job_for
+from autograde.findings import Finding
+from autograde.isolation import Limits
+from autograde.persist import graded_fingerprints, save_grades, write_autograded
+from autograde.prepare import ReferenceCell, load_reference, prepare_notebook
+from autograde.sandbox import NotebookJob, Sandbox
+from autograde.submissions import Submission, find_submissions
+from course.errors import NotebookError, WorkshopError
+from course.gradebook import open_gradebook
+from course.notebook_io import read_notebook
+from course.progress import Progress, SilentProgress
+from course.score import score_cells
+from course.settings import Settings
+
+__all__ = ["GradeReport", "NotebookScore", "SubmissionResult", "grade_assignment"]
+
+GRADED, SKIPPED, FAILED = "graded", "skipped", "failed"
+UNGRADABLE = frozenset({"invalid-notebook", "sandbox-crashed"})
+
+
+@dataclass(frozen=True)
+class NotebookScore:
+    notebook: str
+    score: float
+    max_score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"notebook": self.notebook, "score": self.score, "max_score": self.max_score}
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    student: str
+    status: str
+    notebooks: tuple[NotebookScore, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def score(self) -> float:
+        return sum(n.score for n in self.notebooks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(n.max_score for n in self.notebooks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "student": self.student,
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "notebooks": [n.to_json() for n in self.notebooks],
+            "problems": [f.to_json() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    assignment: str
+    results: tuple[SubmissionResult, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status != FAILED for r in self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "assignment": self.assignment,
+            "ok": self.ok,
+            "warnings": list(self.warnings),
+            "submissions": [r.to_json() for r in self.results],
+        }
+
+
+@dataclass
+class _Pending:
+    """A submission whose notebooks are out in the sandbox."""
+
+    submission: Submission
+    fingerprint: str
+    waiting: set[str]
+    executed: dict[str, NotebookNode] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def grade_assignment(
+    settings: Settings,
+    assignment: str,
+    *,
+    students: Sequence[str] = (),
+    workers: int = 2,
+    cell_timeout_s: float | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> GradeReport:
+    """Grade the submissions of *assignment*; unchanged, already graded ones are skipped."""
+    from nbgrader.api import MissingEntry
+
+    progress = progress or SilentProgress()
+    released = _released_notebooks(settings, assignment)
+    with open_gradebook(settings) as gradebook:
+        try:
+            reference = load_reference(gradebook, assignment, released)
+        except MissingEntry as error:
+            raise WorkshopError(
+                f"unknown assignment '{assignment}': it is not in the gradebook; "
+                f"release it first (workshop release {assignment})"
+            ) from error
+        done = graded_fingerprints(gradebook, assignment)
+        results: list[SubmissionResult] = []
+        todo: list[tuple[Submission, str]] = []
+        for submission in find_submissions(settings, assignment, students):
+            fingerprint = submission.fingerprint()
+            if not force and done.get(submission.student) == fingerprint:
+                results.append(SubmissionResult(submission.student, SKIPPED))
+            else:
+                todo.append((submission, fingerprint))
+        with Sandbox(
+            _limits(settings, cell_timeout_s),
+            hidden_paths=_hidden_paths(settings),
+            preload=settings.preload_modules,
+            workers=workers,
+        ) as sandbox:
+            pending, jobs = _plan(settings, sandbox, todo, reference)
+            progress.start(len(jobs), f"grade {assignment}")
+            owners = {job.id: key for key, job in jobs.items()}
+            for student, state in list(pending.items()):
+                if not state.waiting:
+                    results.append(_finish(settings, gradebook, state, reference))
+                    del pending[student]
+            for run in sandbox.run(jobs.values()):
+                student, name = owners[run.id]
+                state = pending[student]
+                executed, found = apply_run(state.executed[name], run, name, settings)
+                state.executed[name] = executed
+                state.findings += found
+                state.waiting.discard(name)
+                shutil.rmtree(jobs[(student, name)].workdir, ignore_errors=True)
+                progress.advance(f"{student}/{name}")
+                if not state.waiting:
+                    results.append(_finish(settings, gradebook, state, reference))
+                    del pending[student]
+            warnings = tuple(sandbox.warnings)
+    results.sort(key=lambda r: r.student)
+    return GradeReport(assignment, tuple(results), warnings)
+
+
+def _plan(
+    settings: Settings,
+    sandbox: Sandbox,
+    todo: list[tuple[Submission, str]],
+    reference: dict[str, dict[str, ReferenceCell]],
+) -> tuple[dict[str, _Pending], dict[tuple[str, str], NotebookJob]]:
+    pending: dict[str, _Pending] = {}
+    jobs: dict[tuple[str, str], NotebookJob] = {}
+    for submission, fingerprint in todo:
+        state = _Pending(submission, fingerprint, set())
+        pending[submission.student] = state
+        submitted = {path.stem: path for path in submission.notebooks}
+        for name in sorted(set(reference) - set(submitted)):
+            state.findings.append(Finding("missing-notebook", f"{name}.ipynb not submitted", name))
+        for name, path in sorted(submitted.items()):
+            if name not in reference:
+                state.findings.append(
+                    Finding("unknown-notebook", f"{path.name} is not part of the assignment", name)
+                )
+                continue
+            nb = _read_submitted(path, settings, state, name)
+            if nb is None:
+                continue
+            prepared, found = prepare_notebook(
+                nb,
+                reference[name],
+                settings=settings,
+                assignment=submission.assignment,
+                student=submission.student,
+                notebook=name,
+            )
+            state.findings += found
+            state.executed[name] = prepared
+            state.waiting.add(name)
+            workdir = sandbox.workdir(f"{submission.student}-{name}")
+            _copy_supporting_files(settings.source_dir / submission.assignment, workdir)
+            jobs[(submission.student, name)] = job_for(
+                prepared, f"{submission.student}/{name}", workdir
+            )
+    return pending, jobs
+
+
+def _read_submitted(
+    path: Path, settings: Settings, state: _Pending, name: str
+) -> NotebookNode | None:
+    label = settings.relative(path)
+    if path.is_symlink():
+        state.findings.append(
+            Finding("invalid-notebook", f"{label} is a symbolic link; submit the file itself", name)
+        )
+        return None
+    try:
+        return read_notebook(path, label)
+    except NotebookError as error:
+        state.findings.append(Finding("invalid-notebook", str(error), name))
+        return None
+
+
+def _finish(
+    settings: Settings,
+    gradebook: Any,
+    state: _Pending,
+    reference: dict[str, dict[str, ReferenceCell]],
+) -> SubmissionResult:
+    submission = state.submission
+    failed = any(f.code in UNGRADABLE for f in state.findings)
+    graded = {
+        name: nb
+        for name, nb in state.executed.items()
+        if not any(f.code in UNGRADABLE and f.notebook == name for f in state.findings)
+    }
+    write_autograded(settings, submission, graded, settings.source_dir / submission.assignment)
+    save_grades(gradebook, settings, submission, graded, state.fingerprint, mark_graded=not failed)
+    scores = tuple(
+        _notebook_score(name, graded.get(name), cells) for name, cells in reference.items()
+    )
+    return SubmissionResult(
+        submission.student, FAILED if failed else GRADED, scores, tuple(state.findings)
+    )
+
+
+def _notebook_score(
+    name: str, nb: NotebookNode | None, cells: dict[str, ReferenceCell]
+) -> NotebookScore:
+    max_score = sum(c.points or 0.0 for c in cells.values() if c.grade)
+    if nb is None:
+        return NotebookScore(name, 0.0, max_score)
+    return NotebookScore(name, sum(s.points or 0.0 for s in score_cells(nb)), max_score)
+
+
+def _limits(settings: Settings, cell_timeout_s: float | None) -> Limits:
+    return Limits(
+        cell_timeout_s=float(cell_timeout_s or settings.cell_timeout_s),
+        notebook_timeout_s=float(settings.notebook_timeout_s),
+        cpu_time_s=int(settings.notebook_timeout_s),
+        memory_mb=settings.memory_mb,
+        processes=settings.max_processes,
+        file_size_mb=settings.file_size_mb,
+        output_mb=settings.output_mb,
+    )
+
+
+def _hidden_paths(settings: Settings) -> list[str]:
+    """Course folders graded code must not see: sources, every learner's work, the gradebook."""
+    paths = [
+        settings.source_dir,
+        settings.submitted_dir,
+        settings.autograded_dir,
+        settings.feedback_dir,
+        settings.root / ".git",
+        *settings.hidden_paths,
+    ]
+    if settings.db_url.startswith("sqlite:///"):
+        paths.append(Path(settings.db_url.removeprefix("sqlite:///")).parent)
+    exchange = settings.nbgrader_config.get("Exchange", {}).get("root", "/srv/nbgrader/exchange")
+    paths.append(Path(exchange))
+    return [str(p) for p in paths if p.is_dir()]
+
+
+def _released_notebooks(settings: Settings, assignment: str) -> dict[str, NotebookNode]:
+    released = {}
+    for path in sorted((settings.release_dir / assignment).glob("*.ipynb")):
+        try:
+            released[path.stem] = read_notebook(path)
+        except NotebookError:
+            continue
+    return released
+
+
+def _copy_supporting_files(source: Path, workdir: Path) -> None:
+    """The assignment's own data files (never the learner's extra files) into *workdir*."""
+    if not source.is_dir():
+        return
+    shutil.copytree(
+        source,
+        workdir,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("*.ipynb", ".*", "__pycache__", "*.pyc"),
+    )

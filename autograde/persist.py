@@ -1,0 +1,200 @@
+"""Write a graded submission: autograded files first, then all its grades in one transaction.
+
+The gradebook is nbgrader's own schema, written the way `nbgrader autograde` writes it (auto
+scores, "No response." comments, late penalties through nbgrader's plugin), so formgrader,
+`nbgrader export` and `generate_feedback` work on top. One extra table, `workshop_graded`,
+remembers which version of each submission was graded, in the same transaction as its grades:
+a batch killed half-way re-grades exactly the submissions whose grades never committed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select
+
+from autograde.submissions import TIMESTAMP_FILE, Submission
+from course.notebook_io import write_notebook
+from course.score import score_cells
+from course.settings import Settings
+
+__all__ = ["graded_fingerprints", "save_grades", "write_autograded"]
+
+_metadata = MetaData()
+GRADED = Table(
+    "workshop_graded",
+    _metadata,
+    Column("student", String(128), primary_key=True),
+    Column("assignment", String(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("graded_at", DateTime, nullable=False),
+)
+
+
+def graded_fingerprints(gradebook: Any, assignment: str) -> dict[str, str]:
+    """Student id -> fingerprint of the submission version whose grades are in the gradebook."""
+    _metadata.create_all(gradebook.engine, checkfirst=True)
+    rows = gradebook.db.execute(
+        select(GRADED.c.student, GRADED.c.fingerprint).where(GRADED.c.assignment == assignment)
+    )
+    return {student: fingerprint for student, fingerprint in rows}
+
+
+def write_autograded(
+    settings: Settings, submission: Submission, notebooks: Mapping[str, NotebookNode], files: Path
+) -> Path:
+    """Replace `autograded/<student>/<assignment>/` in one rename: notebooks, files, timestamp."""
+    target = settings.autograded_dir / submission.student / submission.assignment
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".autograde-", dir=target.parent))
+    try:
+        if files.is_dir():
+            shutil.copytree(files, staging, dirs_exist_ok=True, symlinks=True)
+        for name, nb in notebooks.items():
+            write_notebook(nb, staging / f"{name}.ipynb")
+        stamp = submission.folder / TIMESTAMP_FILE
+        if stamp.is_file() and not stamp.is_symlink():
+            shutil.copyfile(stamp, staging / TIMESTAMP_FILE)
+        old = None
+        if target.exists():
+            old = target.parent / f"{staging.name}-old"
+            target.rename(old)
+        staging.rename(target)
+        if old is not None:
+            shutil.rmtree(old)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def save_grades(
+    gradebook: Any,
+    settings: Settings,
+    submission: Submission,
+    notebooks: Mapping[str, NotebookNode],
+    fingerprint: str,
+    *,
+    mark_graded: bool = True,
+) -> None:
+    """Record the auto grades of every notebook of *submission* in one commit.
+
+    With `mark_graded=False` the submission is not marked as graded, so the next run tries again.
+
+    Notebooks of the assignment absent from *notebooks* (not submitted, or unreadable) get 0
+    on every graded cell, as nbgrader gives them. Manual scores are never touched; a cell with
+    a manual score, or without an auto score, is flagged for manual grading.
+    """
+    from nbgrader.utils import compute_checksum, is_task
+
+    session = gradebook.db
+    try:
+        record = _submission_row(gradebook, submission)
+        for submitted in record.notebooks:
+            executed = notebooks.get(submitted.notebook.name)
+            grades = {grade.cell.name: grade for grade in submitted.grades}
+            if executed is None:
+                for grade in grades.values():
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+                continue
+            for score in score_cells(executed):
+                grade = grades.get(score.grade_id)
+                if grade is None:
+                    continue
+                grade.auto_score = score.points
+                grade.needs_manual_grade = grade.manual_score is not None or score.points is None
+            comments = {comment.cell.name: comment for comment in submitted.comments}
+            for cell in executed.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                comment = comments.get(meta.get("grade_id"))
+                if comment is not None:
+                    unchanged = meta.get("checksum") == compute_checksum(cell)
+                    comment.auto_comment = (
+                        "No response." if unchanged and not is_task(cell) else None
+                    )
+        session.flush()
+        _assign_late_penalties(settings, record)
+        session.execute(
+            delete(GRADED).where(
+                GRADED.c.student == submission.student,
+                GRADED.c.assignment == submission.assignment,
+            )
+        )
+        if mark_graded:
+            session.execute(
+                insert(GRADED).values(
+                    student=submission.student,
+                    assignment=submission.assignment,
+                    fingerprint=fingerprint,
+                    graded_at=datetime.now(UTC).replace(tzinfo=None),
+                )
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _submission_row(gradebook: Any, submission: Submission) -> Any:
+    """The submission's row with its notebooks, grades and comments, created if new (uncommitted).
+
+    Mirrors nbgrader's `Gradebook.add_submission`, which commits on its own.
+    """
+    from nbgrader.api import (
+        Comment,
+        Grade,
+        MissingEntry,
+        Student,
+        SubmittedAssignment,
+        SubmittedNotebook,
+    )
+
+    session = gradebook.db
+    if session.get(Student, submission.student) is None:
+        session.add(Student(id=submission.student))
+        session.flush()
+    try:
+        record = gradebook.find_submission(submission.assignment, submission.student)
+    except MissingEntry:
+        with session.no_autoflush:
+            record = SubmittedAssignment(
+                assignment=gradebook.find_assignment(submission.assignment),
+                student=session.get(Student, submission.student),
+            )
+            for notebook in record.assignment.notebooks:
+                submitted = SubmittedNotebook(notebook=notebook, assignment=record)
+                for cell in notebook.grade_cells:
+                    Grade(cell_id=cell.id, notebook=submitted)
+                for cell in notebook.solution_cells:
+                    Comment(cell_id=cell.id, notebook=submitted)
+                for cell in notebook.task_cells:
+                    Comment(cell_id=cell.id, notebook=submitted)
+                    Grade(cell_id=cell.id, notebook=submitted)
+            session.add(record)
+    if submission.timestamp is not None:
+        record.timestamp = submission.timestamp
+    session.flush()
+    return record
+
+
+def _assign_late_penalties(settings: Settings, record: Any) -> None:
+    """nbgrader's `AssignLatePenalties`, with its configurable plugin, for every notebook."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    plugin = AssignLatePenalties(config=settings.config_copy())
+    plugin.init_plugin()
+    seconds_late = record.total_seconds_late
+    for notebook in record.notebooks:
+        notebook.late_submission_penalty = None
+        if seconds_late > 0:
+            penalty = plugin.plugin_inst.late_submission_penalty(
+                record.student.id, notebook.score, seconds_late
+            )
+            if penalty is not None:
+                notebook.late_submission_penalty = min(max(penalty, 0), notebook.score)
