@@ -187,14 +187,19 @@ def _plan(
             nb = _read_submitted(path, settings, state, name)
             if nb is None:
                 continue
-            prepared, found = prepare_notebook(
-                nb,
-                reference[name],
-                settings=settings,
-                assignment=submission.assignment,
-                student=submission.student,
-                notebook=name,
-            )
+            try:
+                prepared, found = prepare_notebook(
+                    nb,
+                    reference[name],
+                    settings=settings,
+                    assignment=submission.assignment,
+                    student=submission.student,
+                    notebook=name,
+                )
+            except Exception as error:  # noqa: BLE001 - one bad notebook never stops the batch
+                message = f"{path.name} could not be prepared: {type(error).__name__}: {error}"
+                state.findings.append(Finding("invalid-notebook", message, name))
+                continue
             state.findings += found
             state.executed[name] = prepared
             state.waiting.add(name)

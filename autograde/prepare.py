@@ -109,6 +109,9 @@ def prepare_notebook(
     }
     for preprocessor in _sanitizers(settings):
         nb, resources = preprocessor(nb, resources)
+    for index, cell in enumerate(nb.cells):
+        if "id" not in cell:
+            cell.id = f"restored-{index}"
     return nb, findings
 
 
@@ -141,6 +144,7 @@ def _restore_metadata(
     nb = copy.deepcopy(submitted)
     findings: list[Finding] = []
     seen: set[str] = set()
+    last = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c) in reference}
     for index, cell in enumerate(nb.cells):
         meta = nbgrader_meta(cell)
         if not meta:
@@ -157,9 +161,13 @@ def _restore_metadata(
             del cell.metadata["nbgrader"]
             continue
         assert key is not None
-        if key in seen:
-            findings.append(Finding("duplicate-grade-id", f"{where} repeats a grade id", notebook))
         seen.add(key)
+        if last[key] != index:
+            findings.append(
+                Finding("duplicate-grade-id", f"{where} is repeated later; ignored", notebook)
+            )
+            del cell.metadata["nbgrader"]
+            continue
         changed = [
             f for f in COMPARED_FIELDS if _normal(meta.get(f)) != _normal(known.metadata().get(f))
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -121,11 +122,54 @@ def _parser() -> argparse.ArgumentParser:
     roster_list.set_defaults(handler=_roster_list)
     roster.set_defaults(handler=lambda _: _usage(roster))
 
+    grade = commands.add_parser(
+        "grade",
+        parents=[course],
+        help="autograde submissions, sandboxed and in parallel (drop-in for nbgrader autograde)",
+        description="Grade the submitted notebooks of ASSIGNMENT into nbgrader's gradebook and "
+        "autograded folder. Unchanged, already graded submissions are skipped unless --force. "
+        "Exit 1 if any submission could not be graded.",
+    )
+    grade.add_argument("assignment", metavar="ASSIGNMENT")
+    grade.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this learner (repeatable)",
+    )
+    grade.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="notebooks graded at once (default: number of CPUs)",
+    )
+    grade.add_argument(
+        "--timeout-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="wall-clock limit per cell (default: c.Workshop.cell_timeout_s)",
+    )
+    grade.add_argument("--force", action="store_true", help="re-grade unchanged submissions too")
+    grade.add_argument(
+        "--report", type=Path, metavar="FILE.json", help="also write the results as JSON"
+    )
+    grade.set_defaults(handler=_grade)
+
     demo = commands.add_parser(
         "demo", parents=[course], help="validate and release every workshop of the course"
     )
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -196,6 +240,53 @@ def _roster_list(args: argparse.Namespace) -> int:
         table.add_row(learner.id, learner.first_name, learner.last_name, learner.email)
     Console().print(table)
     return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograde.grade import grade_assignment
+    from course.notebook_io import write_text_atomic
+
+    settings = _settings(args)
+    with _progress(enabled=True) as progress:
+        report = grade_assignment(
+            settings,
+            args.assignment,
+            students=args.student,
+            workers=args.workers,
+            cell_timeout_s=args.timeout_s,
+            force=args.force,
+            progress=progress,
+        )
+    if args.report is not None:
+        write_text_atomic(args.report, json.dumps(report.to_json(), indent=2) + "\n")
+    _print_grading(report)
+    return 0 if report.ok else 1
+
+
+def _print_grading(report: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    table = Table("learner", "status", "score", "problems", title=f"grading {report.assignment}")
+    for result in report.results:
+        problems = "; ".join(str(f) for f in result.findings)
+        score = "" if result.status == "skipped" else f"{result.score:g}/{result.max_score:g}"
+        table.add_row(escape(result.student), result.status, score, escape(problems))
+    console.print(table)
+    graded = [r for r in report.results if r.status != "skipped"]
+    counts = {
+        s: sum(r.status == s for r in report.results) for s in ("graded", "skipped", "failed")
+    }
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    if graded:
+        scores = sorted(r.score for r in graded)
+        mean = sum(scores) / len(scores)
+        summary += f"; auto score mean {mean:.2f}, min {scores[0]:g}, max {scores[-1]:g}"
+    console.print(summary, highlight=False)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -30,7 +30,11 @@ class CellScore:
 
 
 def score_cells(nb: NotebookNode) -> tuple[CellScore, ...]:
-    """Score every graded cell of an executed notebook, in cell order."""
+    """Score every graded cell of an executed notebook, in cell order.
+
+    Where nbgrader's rule raises (a partial-credit value above the cell's points, a result
+    without plain text), nbgrader stops the whole notebook; here that one cell scores 0.
+    """
     from nbgrader.utils import determine_grade
 
     scores = []
@@ -38,7 +42,12 @@ def score_cells(nb: NotebookNode) -> tuple[CellScore, ...]:
         key = grade_id(cell)
         if key is None or not nbgrader_meta(cell).get("grade"):
             continue
-        points, max_points = determine_grade(cell)
+        try:
+            points, max_points = determine_grade(cell)
+        except (ValueError, KeyError) as error:
+            points, max_points = 0.0, float(nbgrader_meta(cell).get("points", 0))
+            scores.append(CellScore(key, points, max_points, f"unusable partial credit: {error}"))
+            continue
         failure = first_failure(cell) if cell.cell_type == "code" else None
         scores.append(CellScore(key, points, max_points, failure))
     return tuple(scores)
