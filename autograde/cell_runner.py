@@ -8,7 +8,8 @@ as nbclient would record them. It runs in a disposable forked process, one per n
 Before every autograder test cell the interpreter is put back the way it was before learner code
 ran (see `Pristine`), and a test cell's verdict never depends on hooks learner code can replace:
 errors come from the execution result itself, and only the cell's own final expression may
-produce an `execute_result`.
+produce an `execute_result`. Threads started by learner code are ended before a test cell, so
+none can re-patch helpers while the test runs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 __all__ = ["CellTimeout", "CellToRun", "OutputSink", "Pristine", "make_shell", "run_cells"]
 
-TIMEOUT_NAME = "CellTimeout"
+BACKGROUND_THREAD = "background-thread"
 
 
 class CellTimeout(KeyboardInterrupt):
@@ -247,6 +248,7 @@ class Pristine:
             for name in ("cleanup_transforms", "line_transforms", "token_transformers")
         }
         self.ast_transformers = list(shell.ast_transformers)
+        self.post_transformers = list(shell.input_transformers_post)
         self.printers = [
             (f, dict(f.singleton_printers), dict(f.type_printers), dict(f.deferred_printers))
             for f in shell.display_formatter.formatters.values()
@@ -285,6 +287,7 @@ class Pristine:
         for name, items in self.transformers.items():
             getattr(shell.input_transformer_manager, name)[:] = items
         shell.ast_transformers[:] = self.ast_transformers
+        shell.input_transformers_post[:] = self.post_transformers
         for formatter, singletons, types, deferred in self.printers:
             _restore_dict(formatter.singleton_printers, singletons)
             _restore_dict(formatter.type_printers, types)
@@ -328,7 +331,10 @@ def run_cells(
         raise CellTimeout(f"the cell ran longer than {cell_timeout_s:g} s and was interrupted")
 
     for cell in cells:
+        notes = []
         if cell.is_test:
+            if not _stop_learner_threads():
+                notes.append(BACKGROUND_THREAD)
             pristine.restore()
         else:
             sys.stdout = _Stream("stdout", sink)
@@ -348,8 +354,36 @@ def run_cells(
             pristine.restore()
             outputs = _test_outputs(cell.source, outputs, result)
         report(
-            {"index": cell.index, "execution_count": shell.execution_count - 1, "outputs": outputs}
+            {
+                "index": cell.index,
+                "execution_count": shell.execution_count - 1,
+                "outputs": outputs,
+                "notes": notes,
+            }
         )
+
+
+def _stop_learner_threads(attempts: int = 20, pause_s: float = 0.01) -> bool:
+    """End every thread but this one before a test runs, so none can re-patch helpers mid-test.
+
+    Each is sent `SystemExit` asynchronously (it arrives at the thread's next bytecode);
+    returns False if some thread survives, which is then reported.
+    """
+    import ctypes
+    import time
+
+    current = threading.current_thread()
+    for _ in range(attempts):
+        others = [t for t in threading.enumerate() if t is not current and t.is_alive()]
+        if not others:
+            return True
+        for thread in others:
+            if thread.ident is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit)
+                )
+        time.sleep(pause_s)
+    return False
 
 
 def _error_output(error: BaseException) -> dict[str, Any]:

@@ -76,6 +76,10 @@ def _findings(run: NotebookRun, notebook: str) -> list[Finding]:
         found.append(Finding("memory-limit", "learner code ran out of memory", notebook))
     if any(OUTPUT_LIMIT_TEXT in t for t in texts):
         found.append(Finding("output-limit", "output was cut at the output limit", notebook))
+    if any("background-thread" in cell.get("notes", []) for cell in run.cells.values()):
+        found.append(
+            Finding("background-thread", "a learner thread kept running during tests", notebook)
+        )
     if run.repeated_cells:
         found.append(
             Finding("tampered-output", f"cells {list(run.repeated_cells)} reported twice", notebook)

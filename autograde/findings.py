@@ -27,6 +27,7 @@ CODES = {
     "exited": "learner code ended its own process",
     "killed": "the learner process was killed by a signal",
     "tampered-output": "the learner process reported a cell twice (results discarded)",
+    "background-thread": "a learner thread could not be stopped before a test ran",
     "sandbox-crashed": "the grading sandbox itself failed on this notebook",
 }
 

@@ -134,6 +134,8 @@ def grade_assignment(
                 results.append(SubmissionResult(submission.student, SKIPPED))
             else:
                 todo.append((submission, fingerprint))
+        if not todo:
+            return GradeReport(assignment, tuple(sorted(results, key=lambda r: r.student)))
         with Sandbox(
             _limits(settings, cell_timeout_s),
             hidden_paths=_hidden_paths(settings),

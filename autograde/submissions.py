@@ -68,6 +68,6 @@ def find_submissions(
                 timestamp = parse_utc(stamp_file.read_text().strip())
             except (ValueError, OverflowError):
                 timestamp = None
-        notebooks = tuple(sorted(p for p in folder.glob("*.ipynb") if not p.is_symlink()))
+        notebooks = tuple(sorted(folder.glob("*.ipynb")))
         found.append(Submission(folder.parent.name, assignment, folder, timestamp, notebooks))
     return found

@@ -223,6 +223,7 @@ def _learner(
     isolation: dict[str, bool],
 ) -> int:
     """PID 1 of the job's namespace: become the learner, run the cells, report each one."""
+    os.setsid()
     os.chdir(job["workdir"])
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
