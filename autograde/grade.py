@@ -9,7 +9,7 @@ once (`persist`). Only this coordinator touches the gradebook; learner code neve
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,7 @@ class _Pending:
     waiting: set[str]
     executed: dict[str, NotebookNode] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    planned: bool = False
 
 
 def grade_assignment(
@@ -142,75 +143,83 @@ def grade_assignment(
             preload=settings.preload_modules,
             workers=workers,
         ) as sandbox:
-            pending, jobs = _plan(settings, sandbox, todo, reference)
-            progress.start(len(jobs), f"grade {assignment}")
-            owners = {job.id: key for key, job in jobs.items()}
-            for student, state in list(pending.items()):
-                if not state.waiting:
-                    results.append(_finish(settings, gradebook, state, reference))
-                    del pending[student]
-            for run in sandbox.run(jobs.values()):
-                student, name = owners[run.id]
+            progress.start(sum(len(s.notebooks) for s, _ in todo), f"grade {assignment}")
+            pending: dict[str, _Pending] = {}
+            owners: dict[str, tuple[str, str, Path]] = {}
+
+            def finish(state: _Pending) -> None:
+                results.append(_finish(settings, gradebook, state, reference))
+                del pending[state.submission.student]
+
+            def jobs() -> Iterator[NotebookJob]:
+                """Prepared lazily, so preparing one notebook overlaps running others."""
+                for submission, fingerprint in todo:
+                    state = _Pending(submission, fingerprint, set())
+                    pending[submission.student] = state
+                    for name, job in _prepare(settings, sandbox, state, reference):
+                        owners[job.id] = (submission.student, name, job.workdir)
+                        yield job
+                    state.planned = True
+                    for _ in range(len(submission.notebooks) - len(state.executed)):
+                        progress.advance(submission.student)
+                    if not state.waiting:
+                        finish(state)
+
+            for run in sandbox.run(jobs()):
+                student, name, workdir = owners.pop(run.id)
                 state = pending[student]
                 executed, found = apply_run(state.executed[name], run, name, settings)
                 state.executed[name] = executed
                 state.findings += found
                 state.waiting.discard(name)
-                shutil.rmtree(jobs[(student, name)].workdir, ignore_errors=True)
+                shutil.rmtree(workdir, ignore_errors=True)
                 progress.advance(f"{student}/{name}")
-                if not state.waiting:
-                    results.append(_finish(settings, gradebook, state, reference))
-                    del pending[student]
+                if state.planned and not state.waiting:
+                    finish(state)
             warnings = tuple(sandbox.warnings)
     results.sort(key=lambda r: r.student)
     return GradeReport(assignment, tuple(results), warnings)
 
 
-def _plan(
+def _prepare(
     settings: Settings,
     sandbox: Sandbox,
-    todo: list[tuple[Submission, str]],
+    state: _Pending,
     reference: dict[str, dict[str, ReferenceCell]],
-) -> tuple[dict[str, _Pending], dict[tuple[str, str], NotebookJob]]:
-    pending: dict[str, _Pending] = {}
-    jobs: dict[tuple[str, str], NotebookJob] = {}
-    for submission, fingerprint in todo:
-        state = _Pending(submission, fingerprint, set())
-        pending[submission.student] = state
-        submitted = {path.stem: path for path in submission.notebooks}
-        for name in sorted(set(reference) - set(submitted)):
-            state.findings.append(Finding("missing-notebook", f"{name}.ipynb not submitted", name))
-        for name, path in sorted(submitted.items()):
-            if name not in reference:
-                state.findings.append(
-                    Finding("unknown-notebook", f"{path.name} is not part of the assignment", name)
-                )
-                continue
-            nb = _read_submitted(path, settings, state, name)
-            if nb is None:
-                continue
-            try:
-                prepared, found = prepare_notebook(
-                    nb,
-                    reference[name],
-                    settings=settings,
-                    assignment=submission.assignment,
-                    student=submission.student,
-                    notebook=name,
-                )
-            except Exception as error:  # noqa: BLE001 - one bad notebook never stops the batch
-                message = f"{path.name} could not be prepared: {type(error).__name__}: {error}"
-                state.findings.append(Finding("invalid-notebook", message, name))
-                continue
-            state.findings += found
-            state.executed[name] = prepared
-            state.waiting.add(name)
-            workdir = sandbox.workdir(f"{submission.student}-{name}")
-            _copy_supporting_files(settings.source_dir / submission.assignment, workdir)
-            jobs[(submission.student, name)] = job_for(
-                prepared, f"{submission.student}/{name}", workdir
+) -> Iterator[tuple[str, NotebookJob]]:
+    """The sandbox jobs of one submission; problems found on the way go into *state*."""
+    submission = state.submission
+    submitted = {path.stem: path for path in submission.notebooks}
+    for name in sorted(set(reference) - set(submitted)):
+        state.findings.append(Finding("missing-notebook", f"{name}.ipynb not submitted", name))
+    for name, path in sorted(submitted.items()):
+        if name not in reference:
+            state.findings.append(
+                Finding("unknown-notebook", f"{path.name} is not part of the assignment", name)
             )
-    return pending, jobs
+            continue
+        nb = _read_submitted(path, settings, state, name)
+        if nb is None:
+            continue
+        try:
+            prepared, found = prepare_notebook(
+                nb,
+                reference[name],
+                settings=settings,
+                assignment=submission.assignment,
+                student=submission.student,
+                notebook=name,
+            )
+        except Exception as error:  # noqa: BLE001 - one bad notebook never stops the batch
+            message = f"{path.name} could not be prepared: {type(error).__name__}: {error}"
+            state.findings.append(Finding("invalid-notebook", message, name))
+            continue
+        state.findings += found
+        state.executed[name] = prepared
+        state.waiting.add(name)
+        workdir = sandbox.workdir(f"{submission.student}-{name}")
+        _copy_supporting_files(settings.source_dir / submission.assignment, workdir)
+        yield name, job_for(prepared, f"{submission.student}/{name}", workdir)
 
 
 def _read_submitted(

@@ -59,12 +59,29 @@ def main() -> None:
             importlib.import_module(name)
         except ImportError as error:
             print(f"template: cannot preload {name}: {error}", file=sys.stderr)
+    _warm_up()
     sink = OutputSink(0)
     shell = make_shell(sink)
     pristine = Pristine(shell, sink)
     isolation = _probe_isolation()
     protocol_out.write(json.dumps({"ready": True, "isolation": isolation}) + "\n")
     _serve(protocol_out, shell, sink, pristine, isolation)
+
+
+def _warm_up() -> None:
+    """Render one small figure so every child starts with matplotlib's fonts and caches loaded."""
+    if "matplotlib.pyplot" not in sys.modules:
+        return
+    import io
+
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots()
+    axes.plot([0, 1], [0, 1], label="warm-up")
+    axes.set_title("warm-up")
+    axes.legend()
+    figure.savefig(io.BytesIO(), format="png")
+    plt.close(figure)
 
 
 def _probe_isolation() -> dict[str, bool]:

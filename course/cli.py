@@ -22,6 +22,9 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # jsonschema builds an IRI grammar when it is imported (2-3 s) if rfc3987_syntax is
+    # installed; no command validates IRIs, so opt out before nbgrader pulls jsonschema in.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):

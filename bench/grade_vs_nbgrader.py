@@ -1,0 +1,166 @@
+"""`workshop grade` against `nbgrader autograde`, side by side, on the bundled workshops.
+
+Builds one course with N learners' submissions of every bundled workshop, copies it three
+times and measures, in the same run:
+  - nbgrader:  `nbgrader autograde WS` for each workshop (its normal, serial way);
+  - workshop:  `workshop grade WS --workers W` for each workshop;
+  - floor:     the same submissions' code (learner cells + full tests) as plain Python
+               scripts, one process per notebook, W at a time, figures rendered to PNG after
+               each cell as Jupyter's inline backend does: the cost of the code itself plus an
+               interpreter and its imports, with no grading around it.
+Prints wall times and ratios; checks both graders gave identical scores.
+
+    python bench/grade_vs_nbgrader.py [--learners 60] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cohort import make_cohort
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SCORES = (
+    "select st.id, bc.name, g.auto_score from grade g "
+    "join submitted_notebook sn on g.notebook_id = sn.id "
+    "join submitted_assignment sa on sn.assignment_id = sa.id "
+    "join student st on sa.student_id = st.id join base_cell bc on g.cell_id = bc.id"
+)
+
+
+def build_course(root: Path, learners: int) -> list[str]:
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source", root / "source")
+    workshops = sorted(p.name for p in (root / "source").iterdir() if p.is_dir())
+    for workshop in workshops:
+        run([BIN / "workshop", "release", workshop], root)
+        make_cohort(root, workshop, learners, seed=len(workshop))
+    return workshops
+
+
+def run(command: list[object], cwd: Path) -> float:
+    start = time.perf_counter()
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run(
+        [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    if done.returncode not in (0, 1):
+        sys.exit(f"{command} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+# Like Jupyter's inline backend: after each cell, open figures become PNG images.
+RENDER = """import io
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def _render():
+    for number in plt.get_fignums():
+        plt.figure(number).savefig(io.BytesIO(), format="png")
+    plt.close("all")
+
+
+"""
+
+
+def floor_scripts(root: Path, workshop: str) -> list[Path]:
+    """One plain Python script per submitted notebook: its code cells with the full tests."""
+    source = {p.stem: nbformat.read(p, 4) for p in (root / "source" / workshop).glob("*.ipynb")}
+    scripts = []
+    for notebook in sorted((root / "var" / "submitted").glob(f"*/{workshop}/*.ipynb")):
+        tests = {
+            c.metadata["nbgrader"]["grade_id"]: c.source
+            for c in source[notebook.stem].cells
+            if c.metadata.get("nbgrader", {}).get("grade")
+        }
+        chunks = []
+        for cell in nbformat.read(notebook, 4).cells:
+            if cell.cell_type != "code":
+                continue
+            code = tests.get(cell.metadata.get("nbgrader", {}).get("grade_id"), cell.source)
+            code = "\n".join(
+                line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))
+            )
+            chunks.append(
+                f"try:\n    exec(compile({code!r}, 'cell', 'exec'))\nexcept Exception:\n    pass\n"
+                "_render()\n"
+            )
+        script = notebook.with_suffix(".py")
+        script.write_text(RENDER + "\n".join(chunks))
+        scripts.append(script)
+    return scripts
+
+
+def run_floor(root: Path, workshops: list[str], workers: int) -> float:
+    scripts = [s for w in workshops for s in floor_scripts(root, w)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(
+            pool.map(
+                lambda s: subprocess.run(
+                    [sys.executable, s.name], cwd=s.parent, capture_output=True
+                ),
+                scripts,
+            )
+        )
+    return time.perf_counter() - start
+
+
+def scores(db: Path) -> dict[tuple[str, str], float | None]:
+    with sqlite3.connect(db) as connection:
+        return {(s, c): v for s, c, v in connection.execute(SCORES)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-grade-") as temp:
+        base = Path(temp) / "base"
+        workshops = build_course(base, args.learners)
+        copies = {name: Path(temp) / name for name in ("nbgrader", "workshop", "floor")}
+        for folder in copies.values():
+            shutil.copytree(base, folder, symlinks=True)
+        notebooks = len(list((base / "var" / "submitted").glob("*/*/*.ipynb")))
+        print(
+            f"{args.learners} learners x {len(workshops)} workshops = {notebooks} notebooks, "
+            f"{args.workers} workers, {os.cpu_count()} CPUs"
+        )
+        theirs = sum(run([BIN / "nbgrader", "autograde", w], copies["nbgrader"]) for w in workshops)
+        ours = sum(
+            run([BIN / "workshop", "grade", w, "--workers", args.workers], copies["workshop"])
+            for w in workshops
+        )
+        floor = run_floor(copies["floor"], workshops, args.workers)
+        db = Path("var") / "gradebook.db"
+        same = scores(copies["nbgrader"] / db) == scores(copies["workshop"] / db)
+    print(f"nbgrader autograde : {theirs:7.1f} s")
+    print(f"workshop grade     : {ours:7.1f} s   ({theirs / ours:.1f}x faster than nbgrader)")
+    print(
+        f"floor (plain python): {floor:6.1f} s   (workshop grade = {ours / floor:.2f}x the floor)"
+    )
+    print(f"identical scores   : {same}")
+    if not same:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
