@@ -3,7 +3,8 @@
 First every cell's nbgrader metadata is replaced by what the gradebook recorded at release
 (matched by grade id), and every difference is reported as a finding; then nbgrader's own
 sanitising preprocessors run (clear outputs, de-duplicate ids, restore the kernelspec and the
-locked and test cells, re-add deleted graded cells, check the metadata).
+locked and test cells, re-add deleted graded cells). nbgrader's metadata check is not needed
+afterwards: every nbgrader metadata left is the gradebook's own.
 """
 
 from __future__ import annotations
@@ -117,7 +118,6 @@ def prepare_notebook(
 
 def _sanitizers(settings: Settings) -> list[Any]:
     from nbgrader.preprocessors import (
-        CheckCellMetadata,
         ClearOutput,
         DeduplicateIds,
         OverwriteCells,
@@ -126,16 +126,8 @@ def _sanitizers(settings: Settings) -> list[Any]:
 
     config = settings.config_copy()
     config.OverwriteCells.add_missing_cells = True
-    return [
-        cls(config=config)
-        for cls in (
-            ClearOutput,
-            DeduplicateIds,
-            OverwriteKernelspec,
-            OverwriteCells,
-            CheckCellMetadata,
-        )
-    ]
+    steps = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells)
+    return [cls(config=config) for cls in steps]
 
 
 def _restore_metadata(
