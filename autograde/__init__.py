@@ -1,1 +1,1 @@
-"""nbworkshop's grading layer: sandboxed execution, scoring and the gradebook (issue 3)."""
+"""nbworkshop's grading layer: sandboxed execution, scoring, gradebook persistence, feedback."""

@@ -51,7 +51,7 @@ def apply_run(
             cell.outputs = [_not_run(reason if reported is None else "results discarded")]
             cell.execution_count = None
             continue
-        cell.outputs = [nbformat.from_dict(o) for o in reported["outputs"]]  # type: ignore[no-untyped-call]
+        cell.outputs = [nbformat.from_dict(o) for o in reported["outputs"]]
         cell.execution_count = reported.get("execution_count")
     return _postprocess(nb, settings), findings
 
@@ -104,7 +104,7 @@ def _ending(run: NotebookRun, notebook: str) -> Finding:
 
 
 def _not_run(reason: str) -> NotebookNode:
-    output: NotebookNode = nbformat.v4.new_output(  # type: ignore[no-untyped-call]
+    output: NotebookNode = nbformat.v4.new_output(
         "error", ename="NotRun", evalue=f"not run: {reason}", traceback=[f"not run: {reason}"]
     )
     return output

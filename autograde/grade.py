@@ -20,7 +20,7 @@ from autograde.collect import apply_run, job_for
 from autograde.findings import Finding
 from autograde.isolation import Limits
 from autograde.persist import graded_fingerprints, save_grades, write_autograded
-from autograde.prepare import ReferenceCell, load_reference, prepare_notebook
+from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
 from autograde.sandbox import NotebookJob, Sandbox
 from autograde.submissions import Submission, find_submissions
 from course.errors import NotebookError, WorkshopError
@@ -185,7 +185,7 @@ def _prepare(
     settings: Settings,
     sandbox: Sandbox,
     state: _Pending,
-    reference: dict[str, dict[str, ReferenceCell]],
+    reference: dict[str, ReferenceNotebook],
 ) -> Iterator[tuple[str, NotebookJob]]:
     """The sandbox jobs of one submission; problems found on the way go into *state*."""
     submission = state.submission
@@ -202,14 +202,7 @@ def _prepare(
         if nb is None:
             continue
         try:
-            prepared, found = prepare_notebook(
-                nb,
-                reference[name],
-                settings=settings,
-                assignment=submission.assignment,
-                student=submission.student,
-                notebook=name,
-            )
+            prepared, found = prepare_notebook(nb, reference[name])
         except Exception as error:  # noqa: BLE001 - one bad notebook never stops the batch
             message = f"{path.name} could not be prepared: {type(error).__name__}: {error}"
             state.findings.append(Finding("invalid-notebook", message, name))
@@ -242,7 +235,7 @@ def _finish(
     settings: Settings,
     gradebook: Any,
     state: _Pending,
-    reference: dict[str, dict[str, ReferenceCell]],
+    reference: dict[str, ReferenceNotebook],
 ) -> SubmissionResult:
     submission = state.submission
     failed = any(f.code in UNGRADABLE for f in state.findings)
@@ -254,20 +247,16 @@ def _finish(
     write_autograded(settings, submission, graded, settings.source_dir / submission.assignment)
     save_grades(gradebook, settings, submission, graded, state.fingerprint, mark_graded=not failed)
     scores = tuple(
-        _notebook_score(name, graded.get(name), cells) for name, cells in reference.items()
+        _notebook_score(graded.get(name), notebook) for name, notebook in reference.items()
     )
     return SubmissionResult(
         submission.student, FAILED if failed else GRADED, scores, tuple(state.findings)
     )
 
 
-def _notebook_score(
-    name: str, nb: NotebookNode | None, cells: dict[str, ReferenceCell]
-) -> NotebookScore:
-    max_score = sum(c.points or 0.0 for c in cells.values() if c.grade)
-    if nb is None:
-        return NotebookScore(name, 0.0, max_score)
-    return NotebookScore(name, sum(s.points or 0.0 for s in score_cells(nb)), max_score)
+def _notebook_score(nb: NotebookNode | None, reference: ReferenceNotebook) -> NotebookScore:
+    earned = 0.0 if nb is None else sum(s.points or 0.0 for s in score_cells(nb))
+    return NotebookScore(reference.name, earned, reference.max_score)
 
 
 def _limits(settings: Settings, cell_timeout_s: float | None) -> Limits:

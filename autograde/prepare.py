@@ -1,15 +1,17 @@
 """Turn a submitted notebook into the notebook that will run: grades come from the gradebook.
 
-First every cell's nbgrader metadata is replaced by what the gradebook recorded at release
-(matched by grade id), and every difference is reported as a finding; then nbgrader's own
-sanitising preprocessors run (clear outputs, de-duplicate ids, restore the kernelspec and the
-locked and test cells, re-add deleted graded cells). nbgrader's metadata check is not needed
-afterwards: every nbgrader metadata left is the gradebook's own.
+Every cell is matched by grade id to what the gradebook recorded at release: its nbgrader
+metadata is replaced, locked and test cells get their recorded source back (hidden tests
+included), deleted graded cells are put back, and every difference is reported as a finding.
+This is what nbgrader's `OverwriteCells` and `OverwriteKernelspec` do, with the gradebook read
+once per batch instead of once per notebook; cells are rebuilt with nbgrader's own helpers, and
+tests/autograde/test_parity.py pins the result to nbgrader's.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +20,8 @@ from nbformat import NotebookNode
 
 from autograde.findings import Finding
 from course.cells import grade_id, is_autograded_test, nbgrader_meta
-from course.settings import Settings
 
-__all__ = ["ReferenceCell", "load_reference", "prepare_notebook"]
+__all__ = ["ReferenceCell", "ReferenceNotebook", "load_reference", "prepare_notebook"]
 
 NBGRADER_SCHEMA_VERSION = 3
 COMPARED_FIELDS = ("grade", "solution", "locked", "task", "points")
@@ -38,7 +39,13 @@ class ReferenceCell:
     task: bool
     points: float | None
     checksum: str | None
+    source: str
     released_source: str | None
+
+    @property
+    def name(self) -> str:
+        """nbgrader's name for the grade id (its cell helpers read `name`)."""
+        return self.grade_id
 
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -57,22 +64,35 @@ class ReferenceCell:
         return meta
 
 
+@dataclass(frozen=True)
+class ReferenceNotebook:
+    """A notebook of the assignment as released: its cells in order, and its kernelspec."""
+
+    name: str
+    cells: Mapping[str, ReferenceCell]
+    kernelspec: Mapping[str, Any] | None
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points or 0.0 for c in self.cells.values() if c.grade)
+
+
 def load_reference(
     gradebook: Any, assignment: str, released: Mapping[str, NotebookNode]
-) -> dict[str, dict[str, ReferenceCell]]:
-    """Per notebook name, the reference cells by grade id, read once for a whole batch.
+) -> dict[str, ReferenceNotebook]:
+    """Every notebook of *assignment* as the gradebook recorded it, read once for a batch.
 
     *released* holds the learner versions by notebook name, when available: what a test cell
     looked like to the learner (without hidden tests), to tell an edited test cell.
     """
-    reference: dict[str, dict[str, ReferenceCell]] = {}
+    reference: dict[str, ReferenceNotebook] = {}
     for notebook in gradebook.find_assignment(assignment).notebooks:
-        learner_cells = released[notebook.name].cells if notebook.name in released else []
-        learner_view = {grade_id(c): c.source for c in learner_cells}
         graded = {c.name: float(c.max_score) for c in notebook.grade_cells}
         solutions = {c.name for c in notebook.solution_cells}
         tasks = {c.name for c in notebook.task_cells}
-        reference[notebook.name] = {
+        learner_cells = released[notebook.name].cells if notebook.name in released else []
+        learner_view = {grade_id(c): c.source for c in learner_cells}
+        cells = {
             cell.name: ReferenceCell(
                 grade_id=cell.name,
                 cell_type=cell.cell_type,
@@ -82,61 +102,43 @@ def load_reference(
                 task=cell.name in tasks,
                 points=graded.get(cell.name),
                 checksum=cell.checksum,
+                source=cell.source or "",
                 released_source=learner_view.get(cell.name),
             )
             for cell in notebook.source_cells
         }
+        kernelspec = json.loads(notebook.kernelspec) if notebook.kernelspec else None
+        reference[notebook.name] = ReferenceNotebook(notebook.name, cells, kernelspec)
     return reference
 
 
 def prepare_notebook(
-    submitted: NotebookNode,
-    reference: Mapping[str, ReferenceCell],
-    *,
-    settings: Settings,
-    assignment: str,
-    student: str,
-    notebook: str,
+    submitted: NotebookNode, reference: ReferenceNotebook
 ) -> tuple[NotebookNode, list[Finding]]:
-    """The sanitised copy of *submitted* ready to run, and what was wrong with it."""
-    nb, findings = _restore_metadata(submitted, reference, notebook)
-    resources = {
-        "nbgrader": {
-            "notebook": notebook,
-            "assignment": assignment,
-            "student": student,
-            "db_url": settings.db_url,
-        }
-    }
-    for preprocessor in _sanitizers(settings):
-        nb, resources = preprocessor(nb, resources)
+    """The restored copy of *submitted* ready to run, and what was wrong with it."""
+    from nbgrader.preprocessors import ClearOutput
+
+    nb = copy.deepcopy(submitted)
+    findings = _restore_metadata(nb, reference)
+    nb, _ = ClearOutput()(nb, {})
+    _restore_cells(nb, reference)
+    findings += _add_missing_cells(nb, reference)
+    if reference.kernelspec:
+        nb.metadata["kernelspec"] = dict(reference.kernelspec)
     for index, cell in enumerate(nb.cells):
         if "id" not in cell:
             cell.id = f"restored-{index}"
     return nb, findings
 
 
-def _sanitizers(settings: Settings) -> list[Any]:
-    from nbgrader.preprocessors import (
-        ClearOutput,
-        DeduplicateIds,
-        OverwriteCells,
-        OverwriteKernelspec,
-    )
+def _restore_metadata(nb: NotebookNode, reference: ReferenceNotebook) -> list[Finding]:
+    """Replace nbgrader metadata by the gradebook's; drop unknown and duplicated claims.
 
-    config = settings.config_copy()
-    config.OverwriteCells.add_missing_cells = True
-    steps = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells)
-    return [cls(config=config) for cls in steps]
-
-
-def _restore_metadata(
-    submitted: NotebookNode, reference: Mapping[str, ReferenceCell], notebook: str
-) -> tuple[NotebookNode, list[Finding]]:
-    nb = copy.deepcopy(submitted)
+    As nbgrader's `DeduplicateIds`, the last cell with a grade id keeps it.
+    """
     findings: list[Finding] = []
-    seen: set[str] = set()
-    last = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c) in reference}
+    name = reference.name
+    last = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c) in reference.cells}
     for index, cell in enumerate(nb.cells):
         meta = nbgrader_meta(cell)
         if not meta:
@@ -144,41 +146,74 @@ def _restore_metadata(
             continue
         key = grade_id(cell)
         where = f"cell {index + 1}" + (f" ('{key}')" if key else "")
-        known = reference.get(key) if key else None
-        if known is None:
+        known = reference.cells.get(key) if key else None
+        if known is None or key is None:
             if meta.get("grade") or meta.get("solution") or meta.get("locked"):
                 findings.append(
-                    Finding("unknown-cell", f"{where} is not in the release; not graded", notebook)
+                    Finding("unknown-cell", f"{where} is not in the release; not graded", name)
                 )
             del cell.metadata["nbgrader"]
             continue
-        assert key is not None
-        seen.add(key)
         if last[key] != index:
             findings.append(
-                Finding("duplicate-grade-id", f"{where} is repeated later; ignored", notebook)
+                Finding("duplicate-grade-id", f"{where} is repeated later; ignored", name)
             )
             del cell.metadata["nbgrader"]
             continue
-        changed = [
-            f for f in COMPARED_FIELDS if _normal(meta.get(f)) != _normal(known.metadata().get(f))
-        ]
+        expected = known.metadata()
+        changed = [f for f in COMPARED_FIELDS if _normal(meta.get(f)) != _normal(expected.get(f))]
         if meta.get("schema_version") != NBGRADER_SCHEMA_VERSION:
             changed.append("schema_version")
         if changed:
             findings.append(
-                Finding("tampered-metadata", f"{where}: {', '.join(changed)} changed", notebook)
+                Finding("tampered-metadata", f"{where}: {', '.join(changed)} changed", name)
             )
         if is_autograded_test(cell) or (known.grade and not known.solution):
             if known.released_source is not None and cell.get("source") != known.released_source:
-                findings.append(Finding("edited-test-cell", f"{where} was edited", notebook))
+                findings.append(Finding("edited-test-cell", f"{where} was edited", name))
             if cell.get("outputs"):
-                findings.append(Finding("prefilled-output", f"{where} had outputs", notebook))
-        cell.metadata["nbgrader"] = known.metadata()
-    for key, known in reference.items():
-        if known.grade and key not in seen:
-            findings.append(Finding("missing-cell", f"'{key}' was deleted; added back", notebook))
-    return nb, findings
+                findings.append(Finding("prefilled-output", f"{where} had outputs", name))
+        cell.metadata["nbgrader"] = expected
+    return findings
+
+
+def _restore_cells(nb: NotebookNode, reference: ReferenceNotebook) -> None:
+    """Recorded cell types, and the recorded source of every locked cell that was changed."""
+    from nbgrader.preprocessors import OverwriteCells
+    from nbgrader.utils import compute_checksum
+
+    helper = OverwriteCells()
+    for cell in nb.cells:
+        key = grade_id(cell)
+        known = reference.cells.get(key) if key else None
+        if known is None:
+            continue
+        helper.update_cell_type(cell, known.cell_type)
+        if known.locked and compute_checksum(cell) != known.checksum:
+            cell.source = known.source
+
+
+def _add_missing_cells(nb: NotebookNode, reference: ReferenceNotebook) -> list[Finding]:
+    """Put deleted graded and task cells back, as nbgrader's `add_missing_cells` option does:
+    a graded cell after the closest earlier cell of the release still present, tasks at the end.
+    """
+    from nbgrader.preprocessors import OverwriteCells
+
+    helper = OverwriteCells()
+    findings = []
+    order = list(reference.cells)
+    for key, known in reference.cells.items():
+        present = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
+        if key in present or not (known.grade or known.task):
+            continue
+        findings.append(Finding("missing-cell", f"'{key}' was deleted; added back", reference.name))
+        if known.task:
+            nb.cells.append(helper.missing_cell_transform(known, known.points, is_task=True))
+            continue
+        cell = helper.missing_cell_transform(known, known.points, is_solution=known.solution)
+        earlier = [present[k] for k in order[: order.index(key)] if k in present]
+        nb.cells.insert(max(earlier) + 1 if earlier else 0, cell)
+    return findings
 
 
 def _normal(value: Any) -> Any:

@@ -38,6 +38,16 @@ EXIT_TIMEOUT = 124
 STATUS_DONE = "done"
 
 
+@dataclass(frozen=True)
+class _Warm:
+    """What every child inherits ready-made: the shell, its output sink and its snapshot."""
+
+    shell: Any
+    sink: OutputSink
+    pristine: Pristine
+    isolation: dict[str, bool]
+
+
 @dataclass
 class _Running:
     job: dict[str, Any]
@@ -62,10 +72,9 @@ def main() -> None:
     _warm_up()
     sink = OutputSink(0)
     shell = make_shell(sink)
-    pristine = Pristine(shell, sink)
-    isolation = _probe_isolation()
-    protocol_out.write(json.dumps({"ready": True, "isolation": isolation}) + "\n")
-    _serve(protocol_out, shell, sink, pristine, isolation)
+    warm = _Warm(shell, sink, Pristine(shell, sink), _probe_isolation())
+    protocol_out.write(json.dumps({"ready": True, "isolation": warm.isolation}) + "\n")
+    _serve(protocol_out, warm)
 
 
 def _warm_up() -> None:
@@ -98,9 +107,7 @@ def _probe_isolation() -> dict[str, bool]:
     return {"namespaces": namespaces, "setuid": os.geteuid() == 0}
 
 
-def _serve(
-    out: Any, shell: Any, sink: OutputSink, pristine: Pristine, isolation: dict[str, bool]
-) -> None:
+def _serve(out: Any, warm: _Warm) -> None:
     running: dict[int, _Running] = {}
     stdin_open = True
     stdin_buffer = b""
@@ -119,7 +126,7 @@ def _serve(
                 while b"\n" in stdin_buffer:
                     line, stdin_buffer = stdin_buffer.split(b"\n", 1)
                     job = json.loads(line)
-                    run = _start(job, shell, sink, pristine, isolation)
+                    run = _start(job, warm)
                     running[run.pid] = run
             else:
                 run = next(r for r in running.values() if r.pipe == fd)
@@ -170,46 +177,33 @@ def _reap(running: dict[int, _Running], out: Any) -> None:
         )
 
 
-def _start(
-    job: dict[str, Any],
-    shell: Any,
-    sink: OutputSink,
-    pristine: Pristine,
-    isolation: dict[str, bool],
-) -> _Running:
+def _start(job: dict[str, Any], warm: _Warm) -> _Running:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
         code = 1
         try:
-            code = _supervise(job, write_end, shell, sink, pristine, isolation)
+            code = _supervise(job, write_end, warm)
         finally:
             os._exit(code)
     os.close(write_end)
     return _Running(job=job, pid=pid, pipe=read_end)
 
 
-def _supervise(
-    job: dict[str, Any],
-    pipe: int,
-    shell: Any,
-    sink: OutputSink,
-    pristine: Pristine,
-    isolation: dict[str, bool],
-) -> int:
+def _supervise(job: dict[str, Any], pipe: int, warm: _Warm) -> int:
     """In the supervisor: isolate, start the learner process, enforce the notebook deadline."""
     limits = Limits(**job["limits"])
-    if isolation["namespaces"]:
+    if warm.isolation["namespaces"]:
         enter_namespaces()
         hide_paths(job["hide"])
-        if isolation["setuid"]:
+        if warm.isolation["setuid"]:
             expose_paths([*sys.path, sys.prefix, sys.base_prefix, sys.executable], job["stash"])
     child = os.fork()
     if child == 0:
         code = 1
         try:
-            code = _learner(job, limits, pipe, shell, sink, pristine, isolation)
+            code = _learner(job, limits, pipe, warm)
         finally:
             os._exit(code)
     os.close(pipe)
@@ -230,15 +224,7 @@ def _encode(code: int) -> int:
     return 128 - code if code < 0 else min(code, 123)
 
 
-def _learner(
-    job: dict[str, Any],
-    limits: Limits,
-    pipe: int,
-    shell: Any,
-    sink: OutputSink,
-    pristine: Pristine,
-    isolation: dict[str, bool],
-) -> int:
+def _learner(job: dict[str, Any], limits: Limits, pipe: int, warm: _Warm) -> int:
     """PID 1 of the job's namespace: become the learner, run the cells, report each one."""
     os.setsid()
     os.chdir(job["workdir"])
@@ -251,12 +237,12 @@ def _learner(
     os.environ.update(job["env"])
     os.umask(0o077)
     sys.path[0:0] = [""]
-    if isolation["setuid"] and job.get("uid") is not None:
+    if warm.isolation["setuid"] and job.get("uid") is not None:
         drop_privileges(int(job["uid"]))
     die_with_parent(signal.SIGKILL)
     apply_limits(limits)
-    sink.outputs = []
-    sink.budget_bytes = limits.output_mb * 1024 * 1024
+    warm.sink.outputs = []
+    warm.sink.budget_bytes = limits.output_mb * 1024 * 1024
     cells = [CellToRun(c["index"], c["source"], c["is_test"]) for c in job["cells"]]
 
     def report(message: dict[str, Any]) -> None:
@@ -264,7 +250,7 @@ def _learner(
         while data:
             data = data[os.write(pipe, data) :]
 
-    run_cells(shell, sink, pristine, cells, limits.cell_timeout_s, report)
+    run_cells(warm.shell, warm.sink, warm.pristine, cells, limits.cell_timeout_s, report)
     report({"status": STATUS_DONE})
     return 0
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cohort import make_cohort
 
 REPO = Path(__file__).resolve().parent.parent
+PEER = REPO.parent / "shared" / "peers" / "nbgrader-example-course"
 BIN = Path(sys.executable).parent
 SCORES = (
     "select st.id, bc.name, g.auto_score from grade g "
@@ -51,6 +52,25 @@ def build_course(root: Path, learners: int) -> list[str]:
         run([BIN / "workshop", "release", workshop], root)
         make_cohort(root, workshop, learners, seed=len(workshop))
     return workshops
+
+
+def build_peer_course(root: Path, learners: int) -> list[str]:
+    """nbgrader's own example course, its two real submissions of ps1 copied to N learners."""
+    if not PEER.is_dir():
+        sys.exit(f"{PEER} not found: put ../shared beside the repository")
+    shutil.copytree(PEER, root)
+    run([BIN / "nbgrader", "generate_assignment", "ps1", "--force"], root)
+    originals = sorted((root / "submitted").iterdir())
+    for i in range(learners):
+        shutil.copytree(originals[i % len(originals)], root / "submitted" / f"learner{i:03d}")
+    for original in originals:
+        shutil.rmtree(original)
+    return ["ps1"]
+
+
+def submitted(root: Path) -> Path:
+    """var/submitted in the bundled course, submitted/ in nbgrader's example course."""
+    return root / "var" / "submitted" if (root / "var").is_dir() else root / "submitted"
 
 
 def run(command: list[object], cwd: Path) -> float:
@@ -84,7 +104,7 @@ def floor_scripts(root: Path, workshop: str) -> list[Path]:
     """One plain Python script per submitted notebook: its code cells with the full tests."""
     source = {p.stem: nbformat.read(p, 4) for p in (root / "source" / workshop).glob("*.ipynb")}
     scripts = []
-    for notebook in sorted((root / "var" / "submitted").glob(f"*/{workshop}/*.ipynb")):
+    for notebook in sorted(submitted(root).glob(f"*/{workshop}/*.ipynb")):
         tests = {
             c.metadata["nbgrader"]["grade_id"]: c.source
             for c in source[notebook.stem].cells
@@ -132,14 +152,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=60)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--course",
+        choices=("bundled", "nbgrader-example"),
+        default="bundled",
+        help="the bundled workshops, or nbgrader's example course from ../shared/peers",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as temp:
         base = Path(temp) / "base"
-        workshops = build_course(base, args.learners)
+        build = build_course if args.course == "bundled" else build_peer_course
+        workshops = build(base, args.learners)
         copies = {name: Path(temp) / name for name in ("nbgrader", "workshop", "floor")}
         for folder in copies.values():
             shutil.copytree(base, folder, symlinks=True)
-        notebooks = len(list((base / "var" / "submitted").glob("*/*/*.ipynb")))
+        notebooks = len(list(submitted(base).glob("*/*/*.ipynb")))
         print(
             f"{args.learners} learners x {len(workshops)} workshops = {notebooks} notebooks, "
             f"{args.workers} workers, {os.cpu_count()} CPUs"
@@ -150,7 +177,7 @@ def main() -> None:
             for w in workshops
         )
         floor = run_floor(copies["floor"], workshops, args.workers)
-        db = Path("var") / "gradebook.db"
+        db = Path("var") / "gradebook.db" if args.course == "bundled" else Path("gradebook.db")
         same = scores(copies["nbgrader"] / db) == scores(copies["workshop"] / db)
     print(f"nbgrader autograde : {theirs:7.1f} s")
     print(f"workshop grade     : {ours:7.1f} s   ({theirs / ours:.1f}x faster than nbgrader)")

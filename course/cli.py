@@ -73,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="course directory holding nbgrader_config.py (default: current directory)",
     )
+    students = argparse.ArgumentParser(add_help=False)
+    students.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this learner (repeatable)",
+    )
     commands = parser.add_subparsers(metavar="COMMAND")
 
     validate = commands.add_parser(
@@ -127,20 +135,13 @@ def _parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser(
         "grade",
-        parents=[course],
+        parents=[course, students],
         help="autograde submissions, sandboxed and in parallel (drop-in for nbgrader autograde)",
         description="Grade the submitted notebooks of ASSIGNMENT into nbgrader's gradebook and "
         "autograded folder. Unchanged, already graded submissions are skipped unless --force. "
         "Exit 1 if any submission could not be graded.",
     )
     grade.add_argument("assignment", metavar="ASSIGNMENT")
-    grade.add_argument(
-        "--student",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="only this learner (repeatable)",
-    )
     grade.add_argument(
         "--workers",
         type=_positive_int,
@@ -160,6 +161,15 @@ def _parser() -> argparse.ArgumentParser:
         "--report", type=Path, metavar="FILE.json", help="also write the results as JSON"
     )
     grade.set_defaults(handler=_grade)
+
+    feedback = commands.add_parser(
+        "feedback",
+        parents=[course, students],
+        help="write per-learner HTML feedback (scores and messages, no hidden tests)",
+        description="Write feedback/<learner>/ASSIGNMENT/<notebook>.html for graded learners.",
+    )
+    feedback.add_argument("assignment", metavar="ASSIGNMENT")
+    feedback.set_defaults(handler=_feedback)
 
     demo = commands.add_parser(
         "demo", parents=[course], help="validate and release every workshop of the course"
@@ -287,9 +297,26 @@ def _print_grading(report: Any) -> None:
         scores = sorted(r.score for r in graded)
         mean = sum(scores) / len(scores)
         summary += f"; auto score mean {mean:.2f}, min {scores[0]:g}, max {scores[-1]:g}"
+        buckets = [0, 0, 0, 0]
+        for result in graded:
+            share = result.score / result.max_score if result.max_score else 0.0
+            buckets[min(int(share * 4), 3)] += 1
+        labels = ("0-25%", "25-50%", "50-75%", "75-100%")
+        summary += "\ndistribution: " + ", ".join(
+            f"{label} {count}" for label, count in zip(labels, buckets, strict=True)
+        )
     console.print(summary, highlight=False)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from autograde.feedback import write_feedback
+
+    settings = _settings(args)
+    written = write_feedback(settings, args.assignment, args.student)
+    print(f"feedback: {len(written)} page(s) in {settings.relative(settings.feedback_dir)}/")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -43,7 +43,7 @@ def read_notebook(path: Path, label: str | None = None) -> NotebookNode:
     if not isinstance(raw, dict) or ("cells" not in raw and "worksheets" not in raw):
         raise NotebookError(f"{name}: not a notebook (JSON without a 'cells' list)")
     try:
-        nb: NotebookNode = nbformat.reads(text, as_version=NBFORMAT_VERSION)  # type: ignore[no-untyped-call]
+        nb: NotebookNode = nbformat.reads(text, as_version=NBFORMAT_VERSION)
         nbformat.validate(nb)
     except nbformat.ValidationError as error:
         raise NotebookError(f"{name}: invalid notebook: {error.message}") from error
@@ -54,7 +54,7 @@ def read_notebook(path: Path, label: str | None = None) -> NotebookNode:
 
 def write_notebook(nb: NotebookNode, path: Path) -> None:
     """Write *nb* to *path* atomically, in nbformat's canonical JSON."""
-    text: str = nbformat.writes(nb, version=NBFORMAT_VERSION)  # type: ignore[no-untyped-call]
+    text: str = nbformat.writes(nb, version=NBFORMAT_VERSION)
     write_text_atomic(path, text + "\n")
 
 

@@ -84,7 +84,7 @@ def parameterise(nb: NotebookNode, parameters: Mapping[str, object]) -> Notebook
     from papermill.parameterize import parameterize_notebook
 
     nb = copy.deepcopy(nb)
-    nb.metadata.setdefault("papermill", NotebookNode())  # type: ignore[no-untyped-call]
+    nb.metadata.setdefault("papermill", NotebookNode())
     for cell in nb.cells:
         cell.metadata.setdefault("tags", [])
     kernel, language = _kernel_and_language(nb)

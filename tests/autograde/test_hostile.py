@@ -86,7 +86,7 @@ def behaviours(paths):
         "    except OSError as e:\n        seen.append(type(e).__name__)\n"
         "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n    seen.append('net-open')\n"
         "except OSError as e:\n    seen.append('net-' + type(e).__name__)\n"
-        "print('SNOOP', seen)\n" + SQUARE
+        "print('SNOOP', seen)\nprint('ENV', sorted(os.environ))\n" + SQUARE
     )
     writer = (
         "for p in "
@@ -277,6 +277,9 @@ def test_learner_code_sees_no_course_files_and_no_network(graded):
     assert "SNOOP" in text
     assert "hostile.ipynb" not in text and "SQLite" not in text and "gradebook" not in text
     assert "net-open" not in text
+    env = next(line for line in text.splitlines() if line.startswith("ENV"))
+    assert "PYTEST_CURRENT_TEST" not in env and "VIRTUAL_ENV" not in env
+    assert "'NBGRADER_EXECUTION'" in env
 
 
 def test_other_learners_and_the_gradebook_are_untouched(graded):

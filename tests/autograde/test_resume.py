@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -23,7 +24,9 @@ STUDENTS = [f"learner{i:02d}" for i in range(8)]
 def submit(settings, student, square_source, stamp="2026-11-20 10:00:00.000000 UTC"):
     released = nbformat.read(settings.release_dir / "ws" / "nb.ipynb", 4)
     nb = copy.deepcopy(released)
-    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "square").source = square_source
+    next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "square"
+    ).source = square_source
     folder = settings.submitted_dir / student / "ws"
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / "nb.ipynb")
@@ -43,7 +46,7 @@ def test_killed_batch_resumes_without_grading_twice(settings):
     release_workshop(settings, "ws", {})
     for student in STUDENTS:
         submit(settings, student, "import time\ntime.sleep(0.5)\ndef square(x):\n    return x * x")
-    exe = os.path.join(os.path.dirname(sys.executable), "workshop")
+    exe = str(Path(sys.executable).parent / "workshop")
     batch = subprocess.Popen(
         [exe, "grade", "ws", "--workers", "1"],
         cwd=settings.root,

@@ -85,3 +85,33 @@ def test_release_then_check_round_trip(course_dir):
     (course_dir / "release" / "ws" / "nb.ipynb").write_text("{}")
     stale = run_cli("release", "ws", "--check", cwd=course_dir)
     assert_one_clear_error(stale, "release/ws/nb.ipynb", "stale")
+
+
+@pytest.mark.kernel
+def test_grade_reports_and_exits_by_outcome(course_dir):
+    import json
+
+    import nbformat
+
+    assert run_cli("release", "ws", cwd=course_dir).returncode == 0
+    released = nbformat.read(course_dir / "release" / "ws" / "nb.ipynb", 4)
+    good = course_dir / "var" / "submitted" / "ada" / "ws"
+    good.mkdir(parents=True)
+    nbformat.write(released, good / "nb.ipynb")
+    graded = run_cli("grade", "ws", "--report", "report.json", cwd=course_dir)
+    assert graded.returncode == 0, graded.stderr
+    assert "1 graded" in graded.stdout
+    report = json.loads((course_dir / "report.json").read_text())
+    assert report["submissions"][0]["student"] == "ada"
+    assert report["submissions"][0]["score"] == 0.0
+    broken = course_dir / "var" / "submitted" / "bob" / "ws"
+    broken.mkdir(parents=True)
+    (broken / "nb.ipynb").write_text("{not json")
+    failed = run_cli("grade", "ws", "--report", "report.json", cwd=course_dir)
+    assert failed.returncode == 1
+    assert "invalid-notebook" in failed.stdout
+    report = json.loads((course_dir / "report.json").read_text())
+    statuses = {s["student"]: s["status"] for s in report["submissions"]}
+    assert statuses == {"ada": "skipped", "bob": "failed"}
+    assert report["submissions"][1]["problems"][0]["code"] == "invalid-notebook"
+    assert_one_clear_error(run_cli("grade", "nope", cwd=course_dir), "unknown assignment 'nope'")
