@@ -11,6 +11,7 @@ stdout as one JSON line per job. The template stays single-threaded so forking i
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -70,27 +71,45 @@ def main() -> None:
         except ImportError as error:
             print(f"template: cannot preload {name}: {error}", file=sys.stderr)
     _warm_up()
-    sink = OutputSink(0)
+    sink = OutputSink(1 << 20)
     shell = make_shell(sink)
+    _warm_up_tracebacks(shell, sink)
     warm = _Warm(shell, sink, Pristine(shell, sink), _probe_isolation())
+    gc.freeze()
     protocol_out.write(json.dumps({"ready": True, "isolation": warm.isolation}) + "\n")
     _serve(protocol_out, warm)
 
 
 def _warm_up() -> None:
-    """Render one small figure so every child starts with matplotlib's fonts and caches loaded."""
+    """Draw the common kinds of figure once, as the inline backend would, so every child starts
+    with matplotlib's fonts, glyph and layout caches filled instead of filling them again."""
     if "matplotlib.pyplot" not in sys.modules:
         return
     import io
 
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots()
-    axes.plot([0, 1], [0, 1], label="warm-up")
-    axes.set_title("warm-up")
-    axes.legend()
-    figure.savefig(io.BytesIO(), format="png")
+    figure, axes = plt.subplots(1, 3, figsize=(10, 3))
+    axes[0].plot([0, 1, 2], [0, 1, 4], label="line")
+    axes[0].legend()
+    axes[1].scatter([0, 1, 2], [2, 1, 0], s=8, alpha=0.6)
+    axes[1].set_xlabel("x")
+    axes[1].set_ylabel("y")
+    axes[2].semilogy([1, 2, 3], [1, 10, 100])
+    axes[2].bar([0, 1], [1, 2])
+    axes[2].hist([1, 2, 2, 3], bins=3)
+    figure.suptitle("warm-up")
+    figure.tight_layout()
+    figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
     plt.close(figure)
+
+
+def _warm_up_tracebacks(shell: Any, sink: OutputSink) -> None:
+    """Show one failing assertion, so IPython's traceback formatter (and the syntax highlighter
+    it loads) is ready in every child: most graded cells that fail show a traceback."""
+    shell.run_cell("def _warm_up():\n    assert 1 == 2, 'warm-up'\n_warm_up()", store_history=False)
+    shell.user_ns.pop("_warm_up", None)
+    sink.reset()
 
 
 def _probe_isolation() -> dict[str, bool]:

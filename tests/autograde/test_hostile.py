@@ -130,6 +130,8 @@ def behaviours(paths):
         "threading.Thread(target=patch, daemon=True).start()\n"
         "def square(x):\n    return x * x if isinstance(x, int) else 0",
         "numpy_file": WRONG,
+        "big_file": SQUARE
+        + "\nwith open('big.bin', 'wb') as handle:\n    handle.write(b'x' * 200_000_000)",
     }
 
 
@@ -158,6 +160,8 @@ EXPECTED = {
     "helpers": ((2, 0, 1, 1), set()),
     "thread": ((2, 0, 1, 1), set()),
     "numpy_file": ((0, 0, 1, 1), set()),
+    "big_file": ((2, 1, 1, 1), set()),
+    "renamed": ((2, 1, 1, 1), {"unknown-cell", "missing-cell"}),
     "symlink": ((0, 0, 0, 1), {"invalid-notebook"}),
     "invalid_json": ((0, 0, 0, 1), {"invalid-notebook"}),
     "empty": ((0, 0, 0, 1), {"invalid-notebook"}),
@@ -234,6 +238,11 @@ def make_special_submissions(root, folder, released, other):
         c for c in schema.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "square_tests"
     ).metadata.nbgrader.schema_version = 99
     write_submission(root, "schema", schema, other)
+    renamed = answer(released)
+    next(
+        c for c in renamed.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "square_tests"
+    ).metadata.nbgrader.grade_id = "mine"
+    write_submission(root, "renamed", renamed, other)
 
 
 def file_hashes(folder):
@@ -292,6 +301,15 @@ def test_other_learners_and_the_gradebook_are_untouched(graded):
 def test_no_learner_process_outlives_grading(graded):
     found = subprocess.run(["pgrep", "-f", "sleep 4242"], capture_output=True, text=True)
     assert found.stdout.strip() == ""
+
+
+def test_file_size_limit_stops_the_write(graded):
+    settings, _, _ = graded
+    nb = nbformat.read(settings.autograded_dir / "big_file" / "hw" / "hostile.ipynb", 4)
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
+    assert any("File too large" in o.evalue for o in errors)
 
 
 def test_shipped_files_are_not_used(graded):

@@ -55,6 +55,8 @@ def build_submissions(released, source):
     honest = submission(released, source)
     tampered = copy.deepcopy(honest)
     cell(tampered, "square_tests").metadata.nbgrader.points = 100
+    cell(tampered, "square_tests").metadata.nbgrader.locked = False
+    cell(tampered, "square_tests").metadata.nbgrader.checksum = "0" * 32
     cell(tampered, "mean_tests").source = "pass"
     cell(tampered, "mean_tests").outputs = [
         nbformat.v4.new_output("stream", name="stdout", text="ok")
