@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,12 @@ def grade_assignment(
     cell_timeout_s: float | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    sandbox: Sandbox | None = None,
 ) -> GradeReport:
-    """Grade the submissions of *assignment*; unchanged, already graded ones are skipped."""
+    """Grade the submissions of *assignment*; unchanged, already graded ones are skipped.
+
+    Pass a *sandbox* started earlier (see `Sandbox`) to let it boot while settings load.
+    """
     from nbgrader.api import MissingEntry
 
     progress = progress or SilentProgress()
@@ -137,12 +142,11 @@ def grade_assignment(
                 todo.append((submission, fingerprint))
         if not todo:
             return GradeReport(assignment, tuple(sorted(results, key=lambda r: r.student)))
-        with Sandbox(
-            _limits(settings, cell_timeout_s),
-            hidden_paths=_hidden_paths(settings),
-            preload=settings.preload_modules,
-            workers=workers,
-        ) as sandbox:
+        with ExitStack() as stack:
+            if sandbox is None:
+                sandbox = stack.enter_context(
+                    Sandbox(preload=settings.preload_modules, workers=workers)
+                )
             progress.start(sum(len(s.notebooks) for s, _ in todo), f"grade {assignment}")
             pending: dict[str, _Pending] = {}
             owners: dict[str, tuple[str, str, Path]] = {}
@@ -165,7 +169,8 @@ def grade_assignment(
                     if not state.waiting:
                         finish(state)
 
-            for run in sandbox.run(jobs()):
+            limits, hidden = _limits(settings, cell_timeout_s), _hidden_paths(settings)
+            for run in sandbox.run(jobs(), limits=limits, hidden_paths=hidden):
                 student, name, workdir = owners.pop(run.id)
                 state = pending[student]
                 executed, found = apply_run(state.executed[name], run, name, settings)

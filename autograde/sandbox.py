@@ -1,16 +1,17 @@
 """The coordinator's side of the sandbox: a warm template process and the jobs sent to it.
 
-`Sandbox` starts `autograde.template` once, then runs notebook jobs through it, at most
-`workers` at a time, each as a forked, isolated process (see the template's docstring). Each
-concurrent lane has its own unprivileged uid, so two learners graded at the same time cannot
-see each other's files. If the template itself dies, the jobs in flight are reported as failed
-and a new template is started for the rest.
+`Sandbox` starts `autograde.template` once (it boots while the caller keeps working), then
+runs notebook jobs through it, at most `workers` at a time, each as a forked, isolated process
+(see the template's docstring). Each concurrent lane has its own unprivileged uid, so two
+learners graded at the same time cannot see each other's files. If the template itself dies,
+the jobs in flight are reported as failed and a new template is started for the rest.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from autograde.isolation import Limits
 __all__ = ["CellSpec", "NotebookJob", "NotebookRun", "Sandbox", "learner_env"]
 
 SANDBOX_UID_BASE = 61000
+STOP_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,7 @@ def learner_env(workdir: Path) -> dict[str, str]:
 class Sandbox:
     """Run notebook jobs in forked, isolated children of one warm template process."""
 
-    def __init__(
-        self,
-        limits: Limits,
-        *,
-        hidden_paths: Sequence[str],
-        preload: Sequence[str],
-        workers: int,
-    ) -> None:
-        self.limits = limits
-        self.hidden_paths = list(hidden_paths)
+    def __init__(self, *, preload: Sequence[str], workers: int) -> None:
         self.preload = list(preload)
         self.workers = max(1, workers)
         self.isolation: dict[str, bool] = {}
@@ -103,10 +96,13 @@ class Sandbox:
         tb: TracebackType | None,
     ) -> None:
         self._stop()
+        shutil.rmtree(self._jobs_root, ignore_errors=True)
+        shutil.rmtree(self._home, ignore_errors=True)
 
     @property
     def warnings(self) -> list[str]:
         """Isolation this machine cannot give, in words for the grading summary."""
+        self._await_ready()
         notes = []
         if not self.isolation.get("namespaces"):
             notes.append(
@@ -124,8 +120,12 @@ class Sandbox:
         """A fresh, private working folder for one job (traversable, not listable, by others)."""
         return Path(tempfile.mkdtemp(prefix="job-", dir=self._jobs_root))
 
-    def run(self, jobs: Iterable[NotebookJob]) -> Iterator[NotebookRun]:
-        """Run *jobs*, yielding each result as soon as it is back (not in job order)."""
+    def run(
+        self, jobs: Iterable[NotebookJob], *, limits: Limits, hidden_paths: Sequence[str]
+    ) -> Iterator[NotebookRun]:
+        """Run *jobs* under *limits* with *hidden_paths* covered, yielding each result as soon
+        as it is back (not in job order)."""
+        self._await_ready()
         pending = iter(jobs)
         in_flight: dict[str, int] = {}
         free_lanes = list(range(self.workers))
@@ -138,7 +138,7 @@ class Sandbox:
                     break
                 lane = free_lanes.pop()
                 in_flight[job.id] = lane
-                self._send(job, lane)
+                self._send(job, lane, limits, hidden_paths)
             if not in_flight:
                 return
             message = self._receive()
@@ -148,11 +148,14 @@ class Sandbox:
                     yield NotebookRun(job_id, {}, False, -1, ("the sandbox process crashed",))
                 self._stop()
                 self._start()
+                self._await_ready()
                 continue
             free_lanes.append(in_flight.pop(message["id"]))
             yield _run_from(message)
 
-    def _send(self, job: NotebookJob, lane: int) -> None:
+    def _send(
+        self, job: NotebookJob, lane: int, limits: Limits, hidden_paths: Sequence[str]
+    ) -> None:
         uid = SANDBOX_UID_BASE + lane if self.isolation.get("setuid") else None
         if uid is not None:
             _chown_tree(job.workdir, uid)
@@ -161,8 +164,8 @@ class Sandbox:
             "workdir": str(job.workdir),
             "uid": uid,
             "cells": [asdict(cell) for cell in job.cells],
-            "limits": asdict(self.limits),
-            "hide": self.hidden_paths,
+            "limits": asdict(limits),
+            "hide": list(hidden_paths),
             "stash": str(self._home / "stash"),
             "env": learner_env(job.workdir),
         }
@@ -180,13 +183,14 @@ class Sandbox:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
-            "HOME": str(self._home),
+            "HOME": os.environ.get("HOME", str(self._home)),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-            "MPLCONFIGDIR": str(self._home / "matplotlib"),
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
         }
+        if "MPLCONFIGDIR" in os.environ:
+            env["MPLCONFIGDIR"] = os.environ["MPLCONFIGDIR"]
         self._process = subprocess.Popen(
             [sys.executable, "-m", "autograde.template"],
             stdin=subprocess.PIPE,
@@ -198,6 +202,12 @@ class Sandbox:
         assert self._process.stdin is not None
         self._process.stdin.write((json.dumps({"preload": self.preload}) + "\n").encode())
         self._process.stdin.flush()
+        self.isolation = {}
+
+    def _await_ready(self) -> None:
+        """Wait for the template's hello; it boots while the caller does other work."""
+        if self.isolation:
+            return
         hello = self._receive()
         if hello is None or not hello.get("ready"):
             raise RuntimeError(f"the sandbox template did not start; see {self._home}/template.log")
@@ -209,7 +219,7 @@ class Sandbox:
             assert process.stdin is not None
             process.stdin.close()
             try:
-                process.wait(timeout=self.limits.notebook_timeout_s + 5)
+                process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -256,20 +256,25 @@ def _roster_list(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from autograde.grade import grade_assignment
-    from course.notebook_io import write_text_atomic
+    from autograde.sandbox import Sandbox
+    from course.settings import preload_modules
 
-    settings = _settings(args)
-    with _progress(enabled=True) as progress:
-        report = grade_assignment(
-            settings,
-            args.assignment,
-            students=args.student,
-            workers=args.workers,
-            cell_timeout_s=args.timeout_s,
-            force=args.force,
-            progress=progress,
-        )
+    with Sandbox(preload=preload_modules(args.course), workers=args.workers) as sandbox:
+        from autograde.grade import grade_assignment
+        from course.notebook_io import write_text_atomic
+
+        settings = _settings(args)
+        with _progress(enabled=True) as progress:
+            report = grade_assignment(
+                settings,
+                args.assignment,
+                students=args.student,
+                workers=args.workers,
+                cell_timeout_s=args.timeout_s,
+                force=args.force,
+                progress=progress,
+                sandbox=sandbox,
+            )
     if args.report is not None:
         write_text_atomic(args.report, json.dumps(report.to_json(), indent=2) + "\n")
     _print_grading(report)

@@ -16,7 +16,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from course.errors import ConfigError, CourseNotFound
 
-__all__ = ["CONFIG_FILE", "Markers", "Settings", "Workshop", "load_settings"]
+__all__ = ["CONFIG_FILE", "Markers", "Settings", "Workshop", "load_settings", "preload_modules"]
 
 CONFIG_FILE = "nbgrader_config.py"
 
@@ -104,14 +104,7 @@ class Settings:
 def load_settings(course_dir: Path) -> Settings:
     """Read `course_dir/nbgrader_config.py`; relative folders and SQLite paths resolve there."""
     root = course_dir.resolve()
-    if not (root / CONFIG_FILE).is_file():
-        raise CourseNotFound(
-            f"{root}: no {CONFIG_FILE} here; run inside a course directory or pass --course DIR"
-        )
-    try:
-        config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
-    except Exception as error:
-        raise ConfigError(f"{root / CONFIG_FILE}: cannot load: {error}") from error
+    config = _read_config(root)
 
     from nbgrader.coursedir import CourseDirectory
 
@@ -153,6 +146,27 @@ def load_settings(course_dir: Path) -> Settings:
         hidden_paths=tuple(course_root / p for p in workshop.hidden_paths),
         nbgrader_config=config,
     )
+
+
+def preload_modules(course_dir: Path) -> tuple[str, ...]:
+    """`c.Workshop.preload_modules`, read without importing nbgrader.
+
+    Importing nbgrader takes seconds; reading this first lets the grading template start its own
+    imports meanwhile.
+    """
+    return tuple(Workshop(config=_read_config(course_dir.resolve())).preload_modules)
+
+
+def _read_config(root: Path) -> Config:
+    if not (root / CONFIG_FILE).is_file():
+        raise CourseNotFound(
+            f"{root}: no {CONFIG_FILE} here; run inside a course directory or pass --course DIR"
+        )
+    try:
+        config: Config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    except Exception as error:
+        raise ConfigError(f"{root / CONFIG_FILE}: cannot load: {error}") from error
+    return config
 
 
 def _anchor_sqlite(db_url: str, root: Path) -> str:
