@@ -25,9 +25,19 @@ from dataclasses import dataclass
 from types import FrameType, ModuleType
 from typing import Any
 
-__all__ = ["CellTimeout", "CellToRun", "OutputSink", "Pristine", "make_shell", "run_cells"]
+__all__ = [
+    "BACKGROUND_THREAD",
+    "OUTPUT_LIMIT_TEXT",
+    "CellTimeout",
+    "CellToRun",
+    "OutputSink",
+    "Pristine",
+    "make_shell",
+    "run_cells",
+]
 
 BACKGROUND_THREAD = "background-thread"
+OUTPUT_LIMIT_TEXT = "[output limit reached]"
 
 
 class CellTimeout(KeyboardInterrupt):
@@ -78,7 +88,7 @@ class OutputSink:
             self.truncated = True
             self.budget_bytes = 0
             self.outputs.append(
-                {"output_type": "stream", "name": "stderr", "text": "[output limit reached]\n"}
+                {"output_type": "stream", "name": "stderr", "text": OUTPUT_LIMIT_TEXT + "\n"}
             )
 
 

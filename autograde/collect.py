@@ -10,16 +10,13 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from autograde.cell_runner import BACKGROUND_THREAD, OUTPUT_LIMIT_TEXT, CellTimeout
 from autograde.findings import Finding
-from autograde.sandbox import CellSpec, NotebookJob, NotebookRun
+from autograde.sandbox import EXIT_TIMEOUT, CellSpec, NotebookJob, NotebookRun
 from course.cells import is_autograded_test
 from course.settings import Settings
 
 __all__ = ["apply_run", "job_for"]
-
-EXIT_TIMEOUT = 124
-TIMEOUT_ERROR = "CellTimeout"
-OUTPUT_LIMIT_TEXT = "[output limit reached]"
 
 
 def job_for(nb: NotebookNode, job_id: str, workdir: Path) -> NotebookJob:
@@ -70,13 +67,13 @@ def _findings(run: NotebookRun, notebook: str) -> list[Finding]:
         for o in cell.get("outputs", [])
         if o.get("output_type") == "stream"
     ]
-    if TIMEOUT_ERROR in errors:
+    if CellTimeout.__name__ in errors:
         found.append(Finding("timeout", "a cell ran past the per-cell time limit", notebook))
     if "MemoryError" in errors:
         found.append(Finding("memory-limit", "learner code ran out of memory", notebook))
     if any(OUTPUT_LIMIT_TEXT in t for t in texts):
         found.append(Finding("output-limit", "output was cut at the output limit", notebook))
-    if any("background-thread" in cell.get("notes", []) for cell in run.cells.values()):
+    if any(BACKGROUND_THREAD in cell.get("notes", []) for cell in run.cells.values()):
         found.append(
             Finding("background-thread", "a learner thread kept running during tests", notebook)
         )

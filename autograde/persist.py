@@ -20,7 +20,7 @@ from nbformat import NotebookNode
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select
 
 from autograde.submissions import TIMESTAMP_FILE, Submission
-from course.notebook_io import write_notebook
+from course.notebook_io import replace_folder, write_notebook
 from course.score import score_cells
 from course.settings import Settings
 
@@ -61,13 +61,7 @@ def write_autograded(
         stamp = submission.folder / TIMESTAMP_FILE
         if stamp.is_file() and not stamp.is_symlink():
             shutil.copyfile(stamp, staging / TIMESTAMP_FILE)
-        old = None
-        if target.exists():
-            old = target.parent / f"{staging.name}-old"
-            target.rename(old)
-        staging.rename(target)
-        if old is not None:
-            shutil.rmtree(old)
+        replace_folder(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

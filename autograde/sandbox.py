@@ -23,10 +23,11 @@ from typing import IO, Any
 
 from autograde.isolation import Limits
 
-__all__ = ["CellSpec", "NotebookJob", "NotebookRun", "Sandbox", "learner_env"]
+__all__ = ["EXIT_TIMEOUT", "CellSpec", "NotebookJob", "NotebookRun", "Sandbox", "learner_env"]
 
 SANDBOX_UID_BASE = 61000
 STOP_TIMEOUT_S = 10
+EXIT_TIMEOUT = 124  # supervisor exit code: the notebook ran past its deadline
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,10 @@ from autograde.isolation import (
     expose_paths,
     hide_paths,
 )
+from autograde.sandbox import EXIT_TIMEOUT
 
 __all__ = ["main"]
 
-EXIT_TIMEOUT = 124
 STATUS_DONE = "done"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from nbformat import NotebookNode
 
 from course.errors import NotebookError
 
-__all__ = ["read_notebook", "write_notebook", "write_text_atomic"]
+__all__ = ["read_notebook", "replace_folder", "write_notebook", "write_text_atomic"]
 
 NBFORMAT_VERSION = 4
 
@@ -69,3 +70,16 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def replace_folder(fresh: Path, target: Path) -> None:
+    """Put the folder *fresh* in place of *target* (same file system), old contents removed.
+
+    Readers see the old folder or the new one, never a mix, apart from the instant between
+    the two renames.
+    """
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

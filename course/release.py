@@ -21,7 +21,7 @@ from course.check_cells import check_notebook
 from course.errors import NotebookError, ProblemsFound, ReleaseRefused, WorkshopError
 from course.gradebook import prepare_database, submission_count
 from course.layout import has_submissions, source_notebooks
-from course.notebook_io import read_notebook
+from course.notebook_io import read_notebook, replace_folder
 from course.parameterise import require_declared
 from course.problems import Problem
 from course.settings import Settings
@@ -99,7 +99,7 @@ def release_workshop(
             settings, workshop, parameters, staging / "final", database=True
         )
         if changed:
-            _swap_into_place(recorded, target, staging)
+            replace_folder(recorded, target)
     notebooks = tuple(p.name for p in source_notebooks(settings, workshop))
     return ReleaseResult(workshop, target, notebooks, dict(parameters), changed)
 
@@ -252,9 +252,3 @@ def _staging(release_dir: Path) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _swap_into_place(fresh: Path, target: Path, staging: Path) -> None:
-    if target.exists():
-        target.rename(staging / "previous")
-    fresh.rename(target)
