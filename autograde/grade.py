@@ -31,7 +31,14 @@ from course.progress import Progress, SilentProgress
 from course.score import score_cells
 from course.settings import Settings
 
-__all__ = ["GradeReport", "NotebookScore", "SubmissionResult", "grade_assignment"]
+__all__ = [
+    "GradeReport",
+    "NotebookScore",
+    "SubmissionResult",
+    "grade_assignment",
+    "merged_report",
+    "require_assignments",
+]
 
 GRADED, SKIPPED, FAILED = "graded", "skipped", "failed"
 UNGRADABLE = frozenset({"invalid-notebook", "sandbox-crashed"})
@@ -84,12 +91,37 @@ class GradeReport:
         return all(r.status != FAILED for r in self.results)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "assignment": self.assignment,
-            "ok": self.ok,
-            "warnings": list(self.warnings),
-            "submissions": [r.to_json() for r in self.results],
-        }
+        return merged_report([self])
+
+
+def merged_report(reports: Sequence[GradeReport]) -> dict[str, Any]:
+    """One JSON document for the reports of one `workshop grade` call, however many assignments."""
+    return {
+        "assignments": [r.assignment for r in reports],
+        "ok": all(r.ok for r in reports),
+        "warnings": sorted({w for r in reports for w in r.warnings}),
+        "submissions": [
+            {"assignment": r.assignment, **result.to_json()}
+            for r in reports
+            for result in r.results
+        ],
+    }
+
+
+def require_assignments(settings: Settings, assignments: Sequence[str]) -> None:
+    """Fail before any grading when one of *assignments* was never released into the gradebook."""
+    with open_gradebook(settings) as gradebook:
+        known = {a.name for a in gradebook.assignments}
+    for assignment in assignments:
+        if assignment not in known:
+            raise _unknown_assignment(assignment)
+
+
+def _unknown_assignment(assignment: str) -> WorkshopError:
+    return WorkshopError(
+        f"unknown assignment '{assignment}': it is not in the gradebook; "
+        f"release it first (workshop release {assignment})"
+    )
 
 
 @dataclass
@@ -127,10 +159,7 @@ def grade_assignment(
         try:
             reference = load_reference(gradebook, assignment, released)
         except MissingEntry as error:
-            raise WorkshopError(
-                f"unknown assignment '{assignment}': it is not in the gradebook; "
-                f"release it first (workshop release {assignment})"
-            ) from error
+            raise _unknown_assignment(assignment) from error
         done = graded_fingerprints(gradebook, assignment)
         results: list[SubmissionResult] = []
         todo: list[tuple[Submission, str]] = []

@@ -3,7 +3,8 @@
 Builds one course with N learners' submissions of every bundled workshop, copies it three
 times and measures, in the same run:
   - nbgrader:  `nbgrader autograde WS` for each workshop (its normal, serial way);
-  - workshop:  `workshop grade WS --workers W` for each workshop;
+  - workshop:  `workshop grade WS1 WS2 ... --workers W`, every workshop in one call (nbgrader
+               takes one assignment per call);
   - floor:     the same submissions' code (learner cells + full tests) as plain Python
                scripts, one process per notebook, W at a time, figures rendered to PNG after
                each cell as Jupyter's inline backend does: the cost of the code itself plus an
@@ -172,9 +173,8 @@ def main() -> None:
             f"{args.workers} workers, {os.cpu_count()} CPUs"
         )
         theirs = sum(run([BIN / "nbgrader", "autograde", w], copies["nbgrader"]) for w in workshops)
-        ours = sum(
-            run([BIN / "workshop", "grade", w, "--workers", args.workers], copies["workshop"])
-            for w in workshops
+        ours = run(
+            [BIN / "workshop", "grade", *workshops, "--workers", args.workers], copies["workshop"]
         )
         floor = run_floor(copies["floor"], workshops, args.workers)
         db = Path("var") / "gradebook.db" if args.course == "bundled" else Path("gradebook.db")

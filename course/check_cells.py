@@ -10,6 +10,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from course.add_checks import HINT_TAG, hint_cells_without_exercise
 from course.cells import (
     WORKSHOP_SCHEMA_VERSION,
     cell_label,
@@ -51,6 +52,15 @@ def check_notebook(nb: NotebookNode, label: str, markers: Markers) -> tuple[Prob
             )
         else:
             seen[key] = index
+    problems += [
+        Problem(
+            label,
+            f"cell {index + 1}",
+            "hint with no autograded test cell below it; a hint belongs to the next exercise's "
+            "tests, so move it above them",
+        )
+        for index in hint_cells_without_exercise(nb)
+    ]
     return tuple(problems)
 
 
@@ -63,6 +73,10 @@ def _cell_problems(cell: NotebookNode, markers: Markers, validator: Any) -> list
     from nbgrader.nbgraderformat.common import SchemaMismatchError, ValidationError
 
     problems: list[str] = []
+    if cell.cell_type != "markdown" and HINT_TAG in cell.get("metadata", {}).get("tags", []):
+        problems.append(
+            f"tag '{HINT_TAG}' on a {cell.cell_type} cell; write hints in markdown cells"
+        )
     meta = nbgrader_meta(cell)
     if meta:
         try:

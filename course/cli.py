@@ -115,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument(
         "--force", action="store_true", help="release even if learners have already submitted"
     )
+    release.add_argument(
+        "--board",
+        type=_board_url,
+        metavar="URL",
+        help="address of the session board (workshop serve) each Check reports to",
+    )
     release.set_defaults(handler=_release)
 
     roster = commands.add_parser("roster", help="manage the learners of the course")
@@ -141,7 +147,12 @@ def _parser() -> argparse.ArgumentParser:
         "autograded folder. Unchanged, already graded submissions are skipped unless --force. "
         "Exit 1 if any submission could not be graded.",
     )
-    grade.add_argument("assignment", metavar="ASSIGNMENT")
+    grade.add_argument(
+        "assignments",
+        nargs="+",
+        metavar="ASSIGNMENT",
+        help="one or more assignments, graded one after the other with one warm sandbox",
+    )
     grade.add_argument(
         "--workers",
         type=_positive_int,
@@ -176,6 +187,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _board_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a board address; give the URL `workshop serve` printed, "
+            "e.g. http://host:8765"
+        )
+    return text.rstrip("/")
 
 
 def _positive_int(text: str) -> int:
@@ -224,7 +247,9 @@ def _release(args: argparse.Namespace) -> int:
         if not stale:
             print(f"release/{args.workshop} is current")
         return 1 if stale else 0
-    result = release_workshop(settings, args.workshop, parameters, force=args.force)
+    result = release_workshop(
+        settings, args.workshop, parameters, force=args.force, board=args.board
+    )
     state = "released" if result.changed else "unchanged"
     print(f"{state}: {settings.relative(result.path)} ({', '.join(result.notebooks)})")
     return 0
@@ -260,25 +285,32 @@ def _grade(args: argparse.Namespace) -> int:
     from course.settings import preload_modules
 
     with Sandbox(preload=preload_modules(args.course), workers=args.workers) as sandbox:
-        from autograde.grade import grade_assignment
+        from autograde.grade import grade_assignment, merged_report, require_assignments
         from course.notebook_io import write_text_atomic
 
         settings = _settings(args)
+        assignments = list(dict.fromkeys(args.assignments))
+        require_assignments(settings, assignments)
         with _progress(enabled=True) as progress:
-            report = grade_assignment(
-                settings,
-                args.assignment,
-                students=args.student,
-                workers=args.workers,
-                cell_timeout_s=args.timeout_s,
-                force=args.force,
-                progress=progress,
-                sandbox=sandbox,
-            )
+            reports = [
+                grade_assignment(
+                    settings,
+                    assignment,
+                    students=args.student,
+                    workers=args.workers,
+                    cell_timeout_s=args.timeout_s,
+                    force=args.force,
+                    progress=progress,
+                    sandbox=sandbox,
+                )
+                for assignment in assignments
+            ]
+    merged = merged_report(reports)
     if args.report is not None:
-        write_text_atomic(args.report, json.dumps(report.to_json(), indent=2) + "\n")
-    _print_grading(report)
-    return 0 if report.ok else 1
+        write_text_atomic(args.report, json.dumps(merged, indent=2) + "\n")
+    for report in reports:
+        _print_grading(report)
+    return 0 if merged["ok"] else 1
 
 
 def _print_grading(report: Any) -> None:

@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from course.add_checks import add_check_cells, checks_document, recorded_board
 from course.check_cells import check_notebook
 from course.errors import NotebookError, ProblemsFound, ReleaseRefused, WorkshopError
 from course.gradebook import prepare_database, submission_count
 from course.layout import has_submissions, source_notebooks
-from course.notebook_io import read_notebook, replace_folder
+from course.notebook_io import read_notebook, replace_folder, write_notebook, write_text_atomic
 from course.parameterise import require_declared
 from course.problems import Problem
 from course.settings import Settings
+from course.workshop_files import CHECKS_FILE
 
 __all__ = [
     "ReleaseResult",
@@ -71,18 +73,20 @@ def release_workshop(
     parameters: Mapping[str, object],
     *,
     force: bool = False,
+    board: str | None = None,
 ) -> ReleaseResult:
     """Write `release/<workshop>/` and record the workshop in the gradebook.
 
     Releasing the same source twice changes nothing. A release that would change what learners
-    have already submitted against is refused unless *force*.
+    have already submitted against is refused unless *force*. With *board*, each Check sends
+    an event to that session board.
     """
     preflight(settings, workshop, parameters)
     target = settings.release_dir / workshop
     settings.release_dir.mkdir(parents=True, exist_ok=True)
     with _staging(settings.release_dir) as staging:
         candidate = generate_learner_version(
-            settings, workshop, parameters, staging / "check", database=False
+            settings, workshop, parameters, staging / "check", database=False, board=board
         )
         changed = _tree(candidate) != _tree(target)
         if changed and target.exists() and not force:
@@ -96,7 +100,7 @@ def release_workshop(
                 )
         prepare_database(settings)
         recorded = generate_learner_version(
-            settings, workshop, parameters, staging / "final", database=True
+            settings, workshop, parameters, staging / "final", database=True, board=board
         )
         if changed:
             replace_folder(recorded, target)
@@ -109,15 +113,19 @@ def check_release(
 ) -> tuple[Problem, ...]:
     """Files of `release/<workshop>/` that differ from a fresh release (none when current).
 
-    Without *parameters*, the ones recorded in the existing release (by papermill) are used.
+    Without *parameters*, the ones recorded in the existing release (by papermill) are used;
+    the board address is always the recorded one.
     """
     target = settings.release_dir / workshop
     if parameters is None:
         parameters = _recorded_parameters(target)
     preflight(settings, workshop, parameters)
+    board = recorded_board(target)
     with tempfile.TemporaryDirectory(prefix="workshop-release-check-") as temp:
         fresh = _tree(
-            generate_learner_version(settings, workshop, parameters, Path(temp), database=False)
+            generate_learner_version(
+                settings, workshop, parameters, Path(temp), database=False, board=board
+            )
         )
     current = _tree(target)
     problems = []
@@ -143,8 +151,10 @@ def generate_learner_version(
     dest: Path,
     *,
     database: bool,
+    board: str | None = None,
 ) -> Path:
-    """Run nbgrader's GenerateAssignment for *workshop* into `dest/<workshop>` and return it.
+    """Run nbgrader's GenerateAssignment for *workshop* into `dest/<workshop>`, add the Check
+    cells (and the session *board*'s address, if any), and return the folder.
 
     With `database=False` nothing is recorded in the gradebook (nbgrader's `--no-db`).
     """
@@ -174,7 +184,17 @@ def generate_learner_version(
             f"{settings.relative(settings.source_dir / workshop)}: nbgrader could not generate "
             f"the learner version: {log.first_error() or error}"
         ) from error
+    _add_checks(dest / workshop, workshop, board)
     return dest / workshop
+
+
+def _add_checks(folder: Path, workshop: str, board: str | None) -> None:
+    notebooks = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        nb, notebooks[path.stem] = add_check_cells(read_notebook(path))
+        write_notebook(nb, path)
+    if notebooks:
+        write_text_atomic(folder / CHECKS_FILE, checks_document(workshop, notebooks, board))
 
 
 def _inject_parameters_class() -> type:

@@ -41,6 +41,12 @@ def markdown(source: str) -> NotebookNode:
     return cell
 
 
+def hint(source: str) -> NotebookNode:
+    cell = markdown(source)
+    cell.metadata["tags"] = ["hint"]
+    return cell
+
+
 def parameters(source: str) -> NotebookNode:
     return _code(source, {"tags": ["parameters"]})
 

@@ -114,4 +114,34 @@ def test_grade_reports_and_exits_by_outcome(course_dir):
     statuses = {s["student"]: s["status"] for s in report["submissions"]}
     assert statuses == {"ada": "skipped", "bob": "failed"}
     assert report["submissions"][1]["problems"][0]["code"] == "invalid-notebook"
+    assert report["submissions"][0]["assignment"] == "ws"
     assert_one_clear_error(run_cli("grade", "nope", cwd=course_dir), "unknown assignment 'nope'")
+
+
+@pytest.mark.kernel
+def test_grade_several_assignments_in_one_call(course_dir):
+    import json
+    import shutil
+
+    import nbformat
+
+    shutil.copytree(course_dir / "source" / "ws", course_dir / "source" / "ws2")
+    for workshop in ("ws", "ws2"):
+        assert run_cli("release", workshop, cwd=course_dir).returncode == 0
+        released = nbformat.read(course_dir / "release" / workshop / "nb.ipynb", 4)
+        folder = course_dir / "var" / "submitted" / "ada" / workshop
+        folder.mkdir(parents=True)
+        nbformat.write(released, folder / "nb.ipynb")
+    unknown = run_cli("grade", "ws", "nope", "--report", "report.json", cwd=course_dir)
+    assert_one_clear_error(unknown, "unknown assignment 'nope'")
+    assert not (course_dir / "report.json").exists()
+    assert not (course_dir / "var" / "autograded").exists()
+    graded = run_cli("grade", "ws", "ws2", "ws", "--report", "report.json", cwd=course_dir)
+    assert graded.returncode == 0, graded.stderr
+    assert graded.stdout.count("1 graded") == 2
+    report = json.loads((course_dir / "report.json").read_text())
+    assert report["assignments"] == ["ws", "ws2"]
+    assert [(s["assignment"], s["status"]) for s in report["submissions"]] == [
+        ("ws", "graded"),
+        ("ws2", "graded"),
+    ]

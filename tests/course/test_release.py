@@ -2,6 +2,7 @@ import json
 import shutil
 
 import nbfactory as f
+import nbformat
 import pytest
 from conftest import write_nb
 
@@ -64,8 +65,47 @@ def test_check_reports_a_stale_release(settings, course_dir):
 
 
 def test_check_reports_a_missing_release(settings):
-    [problem] = check_release(settings, "ws")
-    assert "missing" in problem.message
+    problems = check_release(settings, "ws")
+    assert {p.path for p in problems} == {"release/ws/nb.ipynb", "release/ws/.workshop/checks.json"}
+    assert all("missing" in p.message for p in problems)
+
+
+def test_release_adds_a_check_cell_under_each_exercise_and_moves_hints_out(settings, course_dir):
+    nb = f.good_notebook()
+    nb.cells.insert(3, f.hint("Multiply `x` by **itself**."))
+    nb.cells.insert(4, f.hint("`x * x`"))
+    write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
+    release_workshop(settings, "ws", {}, board="http://board.example:8765")
+    released = nbformat.read(settings.release_dir / "ws" / "nb.ipynb", 4)
+    sources = [c.source for c in released.cells]
+    assert not any("itself" in s for s in sources)
+    test_at = next(i for i, c in enumerate(released.cells) if "square(n)" in c.source)
+    check_cell = released.cells[test_at + 1]
+    assert check_cell.source.endswith('check("square_tests")')
+    assert check_cell.metadata["tags"] == ["workshop-check"]
+    assert check_cell.metadata["editable"] is False
+    document = json.loads((settings.release_dir / "ws" / ".workshop" / "checks.json").read_text())
+    assert document["board"] == "http://board.example:8765"
+    [exercise] = document["notebooks"]["nb"]
+    assert exercise["exercise"] == "square_tests" and exercise["points"] == 2
+    assert exercise["hints"] == ["Multiply `x` by **itself**.", "`x * x`"]
+    assert "square(n) == n * n" in exercise["tests"]
+    assert "square(-2)" not in json.dumps(document) and "HIDDEN" not in json.dumps(document)
+    assert check_release(settings, "ws") == ()
+
+
+def test_hints_must_be_markdown_above_an_exercise(settings, course_dir):
+    nb = f.good_notebook()
+    nb.cells.append(f.hint("too late"))
+    code_hint = f.code("x = 1")
+    code_hint.metadata["tags"] = ["hint"]
+    nb.cells.insert(1, code_hint)
+    write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
+    with pytest.raises(ProblemsFound) as raised:
+        release_workshop(settings, "ws", {})
+    messages = [p.message for p in raised.value.problems]
+    assert any("hint with no autograded test cell below it" in m for m in messages)
+    assert any("tag 'hint' on a code cell" in m for m in messages)
 
 
 def test_undeclared_parameter_is_refused_and_nothing_is_written(settings):
