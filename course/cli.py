@@ -182,6 +182,20 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("assignment", metavar="ASSIGNMENT")
     feedback.set_defaults(handler=_feedback)
 
+    join = commands.add_parser(
+        "join",
+        help="get your personal copy of a workshop from the session board",
+        description="Download the workshop behind JOIN_URL (the board's join page address) "
+        "with your token, into DIR/WS, ready for Check. The token comes from --token, else "
+        "the WORKSHOP_TOKEN variable, else a prompt.",
+    )
+    join.add_argument("url", metavar="JOIN_URL", help="e.g. http://host:8765/workshop/join/WS")
+    join.add_argument("--token", help="your personal token (from the organiser)")
+    join.add_argument(
+        "--into", type=Path, default=Path(), metavar="DIR", help="where to put it (default: .)"
+    )
+    join.set_defaults(handler=_join)
+
     demo = commands.add_parser(
         "demo", parents=[course], help="validate and release every workshop of the course"
     )
@@ -353,6 +367,18 @@ def _feedback(args: argparse.Namespace) -> int:
     settings = _settings(args)
     written = write_feedback(settings, args.assignment, args.student)
     print(f"feedback: {len(written)} page(s) in {settings.relative(settings.feedback_dir)}/")
+    return 0
+
+
+def _join(args: argparse.Namespace) -> int:
+    import getpass
+
+    from extensions.personal_copy import download_personal_copy
+
+    token = args.token or os.environ.get("WORKSHOP_TOKEN") or getpass.getpass("token: ")
+    folder = download_personal_copy(args.url, token.strip(), args.into)
+    notebooks = ", ".join(sorted(p.name for p in folder.glob("*.ipynb")))
+    print(f"joined: {folder} ({notebooks}); open it in JupyterLab and press Check")
     return 0
 
 

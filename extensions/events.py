@@ -10,6 +10,7 @@ across kernel restarts, until it answers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -95,7 +96,12 @@ class EventSender:
             self._wake.wait()
             self._wake.clear()
             while self.pending():
-                if self._deliver_batch():
+                try:
+                    delivered = self._deliver_batch()
+                except OSError as error:  # the spool folder went away or is unwritable
+                    self.last_error = f"spool: {error}"
+                    delivered = False
+                if delivered:
                     failures = 0
                     continue
                 delay = RETRY_DELAYS_S[min(failures, len(RETRY_DELAYS_S) - 1)]
@@ -111,6 +117,8 @@ class EventSender:
             try:
                 events.append(json.loads(path.read_text(encoding="utf-8")))
                 readable.append(path)
+            except FileNotFoundError:
+                continue  # another kernel of this learner delivered it meanwhile
             except (OSError, ValueError):
                 self._set_aside(path)
         if not events:
@@ -150,4 +158,5 @@ class EventSender:
     def _set_aside(self, path: Path) -> None:
         """Keep an event the board refused, for a person to look at, instead of retrying it."""
         self.rejected.mkdir(parents=True, exist_ok=True)
-        path.replace(self.rejected / path.name)
+        with contextlib.suppress(FileNotFoundError):
+            path.replace(self.rejected / path.name)
