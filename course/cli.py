@@ -137,7 +137,39 @@ def _parser() -> argparse.ArgumentParser:
     roster_list = roster_commands.add_parser("list", parents=[course], help="list the learners")
     roster_list.add_argument("--json", action="store_true", help="print the roster as JSON")
     roster_list.set_defaults(handler=_roster_list)
+    roster_tokens = roster_commands.add_parser(
+        "tokens",
+        parents=[course, students],
+        help="issue session-board tokens (printed once, stored hashed)",
+        description="Print `learner,token` CSV for roster learners without a token (all of "
+        "them with --rotate, which replaces old tokens), or an organiser token with "
+        "--organiser NAME. Tokens cannot be shown again: keep the output.",
+    )
+    roster_tokens.add_argument(
+        "--rotate", action="store_true", help="replace existing tokens (old ones stop working)"
+    )
+    roster_tokens.add_argument(
+        "--organiser", metavar="NAME", help="issue an organiser token for NAME instead"
+    )
+    roster_tokens.add_argument(
+        "--out", type=Path, metavar="FILE.csv", help="write the CSV here (readable by you only)"
+    )
+    roster_tokens.set_defaults(handler=_roster_tokens)
     roster.set_defaults(handler=lambda _: _usage(roster))
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[course],
+        help="run the live session board (events API, board and join pages)",
+        description="Serve the session board of the course until Ctrl-C or SIGTERM.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8765, metavar="P", help="port (default 8765; 0: any free)"
+    )
+    serve.set_defaults(handler=_serve)
 
     grade = commands.add_parser(
         "grade",
@@ -291,6 +323,61 @@ def _roster_list(args: argparse.Namespace) -> int:
     for learner in learners:
         table.add_row(learner.id, learner.first_name, learner.last_name, learner.email)
     Console().print(table)
+    return 0
+
+
+def _roster_tokens(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    from course.notebook_io import write_text_atomic
+    from extensions.board.tokens import issue_learner_tokens, issue_organiser_token
+
+    settings = _settings(args)
+    if args.organiser is not None:
+        result = issue_organiser_token(settings, args.organiser, rotate=args.rotate)
+        header = ("organiser", "token")
+    else:
+        result = issue_learner_tokens(settings, args.student, rotate=args.rotate)
+        header = ("learner", "token")
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows((t.subject, t.token) for t in result.issued)
+    if args.out is not None:
+        write_text_atomic(args.out, text.getvalue())
+        args.out.chmod(0o600)
+    else:
+        print(text.getvalue(), end="")
+    summary = f"tokens: {len(result.issued)} issued"
+    if result.kept:
+        summary += f", {len(result.kept)} kept (they have one already; --rotate replaces them)"
+    if args.out is not None:
+        summary += f" -> {args.out}"
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from extensions.board.standalone import open_board_server
+
+    board = open_board_server(args.course, args.host, args.port)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        board.loop.add_signal_handler(number, board.stop)
+
+    def announce() -> None:
+        print(f"board server: {board.url}/ (Ctrl-C stops it)")
+        for workshop in board.workshops:
+            page, join = board.page_urls(workshop)
+            print(f"  {workshop}: board {page}  join {join}")
+        if not board.workshops:
+            print("  no workshop released yet: run `workshop release WS`")
+        sys.stdout.flush()
+
+    board.serve(on_ready=announce)
+    print("board server stopped")
     return 0
 
 

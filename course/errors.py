@@ -8,7 +8,9 @@
     ├── ParameterError       -p NAME=VALUE names an undeclared parameter or cannot be parsed
     ├── ReleaseRefused       release would change a workshop that already has submissions
     ├── RosterError          a roster file has bad rows (all of them listed)
-    └── ProblemsFound        validation or a pre-release check found problems (all of them listed)
+    ├── ProblemsFound        validation or a pre-release check found problems (all of them listed)
+    ├── ServeError           `workshop serve` cannot start (address in use, bad host, ...)
+    └── RequestRejected      a session-board request is refused; carries its HTTP status
 
 Every message names the file, cell or line at fault and says what to do.
 """
@@ -24,7 +26,9 @@ __all__ = [
     "ParameterError",
     "ProblemsFound",
     "ReleaseRefused",
+    "RequestRejected",
     "RosterError",
+    "ServeError",
     "UnknownWorkshop",
     "WorkshopError",
 ]
@@ -68,3 +72,16 @@ class ProblemsFound(WorkshopError):
     def __init__(self, problems: tuple[Problem, ...]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class ServeError(WorkshopError):
+    pass
+
+
+class RequestRejected(WorkshopError):
+    """A board request the server refuses: *status* is the HTTP status (400, 401, 403, 404, 413),
+    the message names the field or header at fault and is sent as `{"error": message}`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)

@@ -124,13 +124,23 @@ class EventSender:
         if not events:
             return True
         status = self._post({"events": events})
+        if status in (400, 413) and len(events) > 1:
+            # the board refuses a batch whole: find the bad events one by one
+            return all(
+                self._settle([path], self._post({"events": [event]}))
+                for path, event in zip(readable, events, strict=True)
+            )
+        return self._settle(readable, status)
+
+    def _settle(self, paths: list[Path], status: int | None) -> bool:
+        """Drop acknowledged events, set refused ones aside; False when the board is away."""
         if status == 200:
-            for path in readable:
+            for path in paths:
                 path.unlink(missing_ok=True)
             self.last_error = None
             return True
         if status in (400, 403, 413):
-            for path in readable:
+            for path in paths:
                 self._set_aside(path)
             return True
         return False

@@ -1,0 +1,290 @@
+"""Load on the session board: many learners pressing Check, with "everyone, try it now" bursts.
+
+Builds a temporary copy of the bundled course (a released workshop, N learners on the roster,
+a token each), starts a real `workshop serve` on loopback, and for `--seconds` runs:
+  - steady work: every learner presses Check every 20-40 s (random), one event per request;
+  - bursts: every `--burst-every` seconds all learners press Check at the same moment;
+  - redelivery: about 5% of requests are sent again with the same idempotency keys, as the
+    learner's client does when an acknowledgement is lost.
+A request that fails is retried (like the learner's spool) until it is acknowledged. Reports
+p50/p99/max ingest latency (request sent -> acknowledgement), steady and burst separately, and
+checks the database: every distinct event stored exactly once, nothing lost.
+
+    python bench/board_load.py [--learners 200] [--seconds 60] [--burst-every 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORKSHOP = "python-numpy-warmup"
+MAX_ATTEMPTS = 20
+
+
+@dataclass
+class Tally:
+    steady_ms: list[float] = field(default_factory=list)
+    burst_ms: list[float] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    requests: int = 0
+    retries: int = 0
+    duplicates_acknowledged: int = 0
+    failed: int = 0
+
+
+def run(command: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{command} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def build_course(root: Path, learners: int) -> dict[str, str]:
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source" / WORKSHOP, root / "source" / WORKSHOP)
+    run([str(BIN / "workshop"), "release", WORKSHOP], root)
+    ids = [f"learner{i:03d}" for i in range(learners)]
+    (root / "roster.csv").write_text("id\n" + "\n".join(ids) + "\n")
+    run([str(BIN / "workshop"), "roster", "import", "roster.csv"], root)
+    out = run([str(BIN / "workshop"), "roster", "tokens"], root)
+    return dict(list(csv.reader(out.splitlines()))[1:])
+
+
+def exercises(root: Path) -> list[tuple[str, float]]:
+    nb = json.loads((root / "source" / WORKSHOP / f"{WORKSHOP}.ipynb").read_text())
+    found = []
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] == "code" and meta.get("grade") and not meta.get("solution"):
+            found.append((meta["grade_id"], float(meta.get("points", 0))))
+    return found
+
+
+def start_server(root: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [str(BIN / "workshop"), "serve", "--port", "0"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("board server: "):
+            return process, line.split()[2].rstrip("/")
+    sys.exit("workshop serve did not start")
+
+
+class Learner:
+    def __init__(self, learner: str, token: str, catalogue: list[tuple[str, float]]) -> None:
+        self.id = learner
+        self.token = token
+        self.catalogue = catalogue
+        self.attempts: dict[str, int] = {}
+
+    def check(self) -> dict[str, object]:
+        exercise, points = random.choice(self.catalogue)
+        attempt = self.attempts.get(exercise, 0) + 1
+        self.attempts[exercise] = attempt
+        passed = random.random() < min(0.2 + 0.25 * attempt, 0.95)
+        return {
+            "key": uuid.uuid4().hex,
+            "learner": self.id,
+            "workshop": WORKSHOP,
+            "notebook": WORKSHOP,
+            "exercise": exercise,
+            "passed": passed,
+            "points": points if passed else 0.0,
+            "max_points": points,
+            "attempt": attempt,
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        }
+
+
+async def post(
+    client: AsyncHTTPClient,
+    url: str,
+    learner: Learner,
+    events: list[dict[str, object]],
+    tally: Tally,
+    burst: bool,
+) -> None:
+    body = json.dumps({"events": events})
+    for attempt in range(MAX_ATTEMPTS):
+        start = time.perf_counter()
+        tally.requests += 1
+        try:
+            response = await client.fetch(
+                HTTPRequest(
+                    f"{url}/workshop/api/events",
+                    method="POST",
+                    body=body,
+                    headers={
+                        "Authorization": f"Bearer {learner.token}",
+                        "Content-Type": "application/json",
+                    },
+                    request_timeout=30,
+                )
+            )
+        except (HTTPClientError, OSError) as error:
+            code = getattr(error, "code", None)
+            if code in (400, 401, 403, 413):
+                sys.exit(f"board refused an event: {error}")
+            tally.retries += 1
+            await asyncio.sleep(min(0.1 * 2**attempt, 2))
+            continue
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        (tally.burst_ms if burst else tally.steady_ms).append(elapsed_ms)
+        result = json.loads(response.body)
+        tally.duplicates_acknowledged += result["duplicates"]
+        tally.keys.update(str(e["key"]) for e in events)
+        return
+    tally.failed += len(events)
+
+
+async def steady(
+    client: AsyncHTTPClient, url: str, learner: Learner, tally: Tally, until: float
+) -> None:
+    await pause(random.uniform(0, 30), until)
+    while time.monotonic() < until:
+        events = [learner.check()]
+        await post(client, url, learner, events, tally, burst=False)
+        if random.random() < 0.05:
+            await post(client, url, learner, events, tally, burst=False)
+        await pause(random.uniform(20, 40), until)
+
+
+async def pause(seconds: float, until: float) -> None:
+    """Sleep *seconds*, or until the run ends if that comes first."""
+    await asyncio.sleep(max(min(seconds, until - time.monotonic()), 0))
+
+
+async def bursts(
+    client: AsyncHTTPClient,
+    url: str,
+    learners: list[Learner],
+    tally: Tally,
+    until: float,
+    every_s: float,
+) -> int:
+    count = 0
+    await pause(every_s, until)
+    while time.monotonic() < until:
+        await asyncio.gather(
+            *(
+                post(client, url, learner, [learner.check()], tally, burst=True)
+                for learner in learners
+            )
+        )
+        count += 1
+        await pause(every_s, until)
+    return count
+
+
+async def simulate(
+    url: str, learners: list[Learner], seconds: float, every_s: float
+) -> tuple[Tally, int, float]:
+    client = AsyncHTTPClient(max_clients=len(learners) * 2)
+    tally = Tally()
+    start = time.monotonic()
+    until = start + seconds
+    results = await asyncio.gather(
+        bursts(client, url, learners, tally, until, every_s),
+        *(steady(client, url, learner, tally, until) for learner in learners),
+    )
+    client.close()
+    return tally, results[0], time.monotonic() - start
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
+
+
+def describe(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name}: no requests"
+    return (
+        f"{name}: {len(values)} requests, p50 {statistics.median(values):.1f} ms, "
+        f"p99 {percentile(values, 0.99):.1f} ms, max {max(values):.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--burst-every", type=float, default=15, metavar="S")
+    parser.add_argument("--seed", type=int, default=4)
+    args = parser.parse_args()
+    random.seed(args.seed)
+    with tempfile.TemporaryDirectory(prefix="board-load-") as temp:
+        root = Path(temp) / "course"
+        print(f"building a course with {args.learners} learners ...", flush=True)
+        tokens = build_course(root, args.learners)
+        catalogue = exercises(root)
+        learners = [Learner(i, t, catalogue) for i, t in sorted(tokens.items())]
+        log = Path(temp) / "serve.log"
+        process, url = start_server(root, log)
+        try:
+            print(f"board at {url}; {args.seconds:g} s of load ...", flush=True)
+            tally, burst_count, elapsed = asyncio.run(
+                simulate(url, learners, args.seconds, args.burst_every)
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+        with sqlite3.connect(root / "var" / "gradebook.db") as db:
+            stored, distinct = db.execute(
+                "select count(*), count(distinct learner || ' ' || key) from workshop_event "
+                "where workshop = ?",
+                (WORKSHOP,),
+            ).fetchone()
+            stored_keys = {k for (k,) in db.execute("select key from workshop_event")}
+        grouping = [line for line in log.read_text().splitlines() if "transactions" in line]
+    lost = len(tally.keys - stored_keys)
+    print(f"learners {args.learners}, {elapsed:.0f} s, {burst_count} bursts of {args.learners}")
+    print(
+        f"requests {tally.requests} (retries {tally.retries}), distinct events "
+        f"{len(tally.keys)}, redelivered duplicates acknowledged {tally.duplicates_acknowledged}"
+    )
+    print(describe("steady", tally.steady_ms))
+    print(describe("burst ", tally.burst_ms))
+    print(describe("all   ", tally.steady_ms + tally.burst_ms))
+    print(
+        f"database: {stored} rows, {distinct} distinct (learner, key); lost {lost}, "
+        f"stored twice {stored - distinct}, never acknowledged {tally.failed}"
+    )
+    print(f"server exit status after SIGTERM: {code}")
+    for line in grouping:
+        print("server: " + line.split("] ", 1)[-1])
+    ok = lost == 0 and stored == distinct == len(tally.keys) and tally.failed == 0 and code == 0
+    print("OK: no event lost, none stored twice" if ok else "FAILED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

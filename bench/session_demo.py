@@ -1,0 +1,198 @@
+"""`make demo`'s session: 60 simulated learners on the bundled course, end to end.
+
+In a fresh course copy under `var/demo-session/` (the course's own gradebook is never touched):
+roster and tokens, `workshop serve` on a free loopback port, every learner fetches a personal
+copy through the join endpoint (`workshop join`'s code) and works through the workshop for
+about --minutes, each Check sent to the board by the learner module's event sender; then they
+submit, the submissions are graded and feedback written; the board's summary and the grading
+summary are printed, and the server is shut down (--keep-serving leaves it up to explore).
+
+    python bench/session_demo.py [--workshop python-numpy-warmup] [--learners 60] [--minutes 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from simulate import LearnerRun, answers, simulate_learner
+
+from autograde.feedback import write_feedback
+from autograde.grade import grade_assignment
+from course.release import release_workshop
+from course.roster import import_roster
+from course.settings import load_settings
+from extensions.board.tokens import issue_learner_tokens, issue_organiser_token
+from extensions.events import EventSender
+from extensions.personal_copy import download_personal_copy
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def fresh_course(root: Path) -> Path:
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source", root / "source")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_board(course: Path, port: int) -> subprocess.Popen[str]:
+    server = subprocess.Popen(
+        [str(BIN / "workshop"), "serve", "--course", str(course), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/workshop/api/health", timeout=2):
+                return server
+        except OSError:
+            if server.poll() is not None:
+                sys.exit(f"workshop serve failed: {server.stderr.read() if server.stderr else ''}")
+            time.sleep(0.2)
+    server.kill()
+    sys.exit("workshop serve did not answer within 60 s")
+
+
+def get_json(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def learner_session(
+    board: str, workshop: str, learner: str, token: str, root: Path, seconds: float, seed: int
+) -> tuple[LearnerRun, EventSender]:
+    folder = download_personal_copy(f"{board}/workshop/join/{workshop}", token, root / learner)
+    details = json.loads((folder / ".workshop" / "learner.json").read_text())
+    sender = EventSender(details["board"], details["token"], folder / ".workshop" / "spool")
+    [path] = sorted(folder.glob("*.ipynb"))
+    source = nbformat.read(REPO / "source" / workshop / path.name, 4)
+    released = nbformat.read(path, 4)
+    rng = random.Random(seed)
+    checks_expected = 2 * sum(
+        1 for c in released.cells if "workshop-check" in c.metadata.get("tags", [])
+    )
+    pause = seconds / max(checks_expected, 1)
+    run = simulate_learner(
+        learner, released, path.stem, workshop, answers(source), sender, rng, (0.2 * pause, pause)
+    )
+    return run, sender
+
+
+def submit(course: Path, workshop: str, run: LearnerRun, name: str) -> None:
+    folder = course / "var" / "submitted" / run.learner / workshop
+    folder.mkdir(parents=True, exist_ok=True)
+    assert run.notebook is not None
+    nbformat.write(run.notebook, folder / name)
+    (folder / "timestamp.txt").write_text(
+        time.strftime("%Y-%m-%d %H:%M:%S.000000 UTC", time.gmtime())
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workshop", default="python-numpy-warmup")
+    parser.add_argument("--learners", type=int, default=60)
+    parser.add_argument("--minutes", type=float, default=1.0)
+    parser.add_argument("--keep-serving", action="store_true", help="leave the board up at the end")
+    args = parser.parse_args()
+    course = fresh_course(REPO / "var" / "demo-session")
+    settings = load_settings(course)
+    release_workshop(settings, args.workshop, {})
+    ids = [f"learner{i:02d}" for i in range(1, args.learners + 1)]
+    roster = course / "roster.csv"
+    roster.write_text("id,first_name\n" + "".join(f"{i},Learner {i[-2:]}\n" for i in ids))
+    import_roster(settings, roster)
+    tokens = {t.subject: t.token for t in issue_learner_tokens(settings).issued}
+    organiser = issue_organiser_token(settings, "demo organiser").issued[0].token
+    port = free_port()
+    board = f"http://127.0.0.1:{port}"
+    server = start_board(course, port)
+    try:
+        print(f"session: {args.learners} learners on {args.workshop}, board {board}")
+        started = time.perf_counter()
+        streams = sys.stdout, sys.stderr  # learners' threads swap them to silence their code
+        with ThreadPoolExecutor(args.learners) as pool:
+            futures = [
+                pool.submit(
+                    learner_session,
+                    board,
+                    args.workshop,
+                    learner,
+                    tokens[learner],
+                    course / "learners",
+                    args.minutes * 60,
+                    seed,
+                )
+                for seed, learner in enumerate(ids)
+            ]
+            sessions = [f.result() for f in futures]
+        sys.stdout, sys.stderr = streams
+        delivered = all(sender.flush(timeout_s=60) for _, sender in sessions)
+        checks = sum(run.checks for run, _ in sessions)
+        print(
+            f"checks: {checks} in {time.perf_counter() - started:.0f} s, "
+            f"all delivered to the board: {delivered}"
+        )
+        view = get_json(f"{board}/workshop/api/board/{args.workshop}", organiser)
+        attendance = view["attendance"]
+        print(f"attendance: {attendance['present']}/{attendance['roster']}")
+        for exercise in view["exercises"]:
+            print(
+                f"  {exercise['exercise']:<26} passed {exercise['passed']:>3}  "
+                f"attempted {exercise['attempted']:>3}  stuck {exercise['stuck']:>2}  "
+                f"pass rate {exercise['pass_rate']:.0%}"
+            )
+        print(f"stuck right now: {len(view['stuck'])} learner-exercise pairs")
+        notebook_name = next((REPO / "release" / args.workshop).glob("*.ipynb")).name
+        for run, _ in sessions:
+            submit(course, args.workshop, run, notebook_name)
+        report = grade_assignment(settings, args.workshop)
+        graded = [r for r in report.results if r.status == "graded"]
+        mean = sum(r.score for r in graded) / max(len(graded), 1)
+        print(
+            f"graded: {len(graded)}/{len(report.results)} submissions, mean score {mean:.2f}/"
+            f"{graded[0].max_score if graded else 0:g}"
+        )
+        written = write_feedback(settings, args.workshop, ())
+        print(f"feedback: {len(written)} pages in {settings.relative(settings.feedback_dir)}/")
+        print(f"board page: {board}/workshop/board/{args.workshop}   organiser token: {organiser}")
+        if args.keep_serving:
+            print("the board stays up; Ctrl-C stops it")
+            server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        print("board stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Read a batch of Check events from a request body, or say exactly which field is wrong.
+
+A batch is accepted whole or refused whole (400 naming the first bad field): the learner's
+client sets a refused batch aside for a person to look at, so a half-stored batch would be
+harder to reason about than none. Unknown fields are ignored, so a newer client can add some.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from course.errors import RequestRejected
+from extensions.board.catalogue import Catalogue
+from extensions.board.tokens import Identity
+
+__all__ = ["MAX_EVENTS", "Event", "check_events", "parse_events"]
+
+MAX_EVENTS = 100
+_TEXT_LIMITS = {"key": 64, "learner": 128, "workshop": 128, "notebook": 128, "exercise": 128}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One press of Check; `time` is when it was pressed, as naive UTC."""
+
+    key: str
+    learner: str
+    workshop: str
+    notebook: str
+    exercise: str
+    passed: bool
+    points: float
+    max_points: float
+    attempt: int
+    time: datetime
+
+    def to_row(self, received_at: datetime) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "learner": self.learner,
+            "workshop": self.workshop,
+            "notebook": self.notebook,
+            "exercise": self.exercise,
+            "passed": self.passed,
+            "points": self.points,
+            "max_points": self.max_points,
+            "attempt": self.attempt,
+            "time": self.time,
+            "received_at": received_at,
+        }
+
+
+def parse_events(body: bytes) -> list[Event]:
+    """The events of a `{"events": [...]}` body; `RequestRejected(400)` for malformed JSON or
+    a bad field, naming it."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise RequestRejected(400, f"body: not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise RequestRejected(400, 'body: expected a JSON object {"events": [...]}')
+    items = document.get("events")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_EVENTS:
+        raise RequestRejected(400, f"events: expected a list of 1 to {MAX_EVENTS} events")
+    return [_event(item, f"events[{i}]") for i, item in enumerate(items)]
+
+
+def check_events(events: list[Event], identity: Identity, catalogue: Catalogue) -> None:
+    """Refuse events *identity* may not send (403: another learner's) or that name something
+    the course does not have (400: learner, workshop, notebook or exercise)."""
+    for i, event in enumerate(events):
+        _check_allowed(event, f"events[{i}]", identity, catalogue)
+
+
+def _event(item: object, where: str) -> Event:
+    if not isinstance(item, Mapping):
+        raise RequestRejected(400, f"{where}: expected an object")
+    text = {name: _text(item, name, limit, where) for name, limit in _TEXT_LIMITS.items()}
+    passed = item.get("passed")
+    if not isinstance(passed, bool):
+        raise RequestRejected(400, f"{where}.passed: expected true or false")
+    points = _number(item, "points", where)
+    max_points = _number(item, "max_points", where)
+    if points > max_points:
+        raise RequestRejected(400, f"{where}.points: {points:g} is more than max_points")
+    attempt = item.get("attempt")
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise RequestRejected(400, f"{where}.attempt: expected an integer of at least 1")
+    return Event(
+        passed=passed,
+        points=points,
+        max_points=max_points,
+        attempt=attempt,
+        time=_time(item.get("time"), where),
+        **text,
+    )
+
+
+def _text(item: Mapping[str, Any], name: str, limit: int, where: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise RequestRejected(400, f"{where}.{name}: expected a string of 1 to {limit} characters")
+    return value
+
+
+def _number(item: Mapping[str, Any], name: str, where: str) -> float:
+    value = item.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestRejected(400, f"{where}.{name}: expected a number")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise RequestRejected(400, f"{where}.{name}: expected a finite number of at least 0")
+    return number
+
+
+def _time(value: object, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise RequestRejected(
+            400,
+            f"{where}.time: expected an ISO 8601 time with a timezone, "
+            "e.g. 2025-05-01T10:00:00+00:00",
+        )
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _check_allowed(event: Event, where: str, identity: Identity, catalogue: Catalogue) -> None:
+    if not identity.is_organiser and event.learner != identity.subject:
+        raise RequestRejected(
+            403, f"{where}.learner: this token may only send events of {identity.subject!r}"
+        )
+    if event.learner not in catalogue.roster:
+        raise RequestRejected(400, f"{where}.learner: {event.learner!r} is not in the roster")
+    workshop = catalogue.workshops.get(event.workshop)
+    if workshop is None:
+        raise RequestRejected(
+            400, f"{where}.workshop: {event.workshop!r} is not a released workshop"
+        )
+    if event.notebook not in workshop.notebooks:
+        raise RequestRejected(
+            400, f"{where}.notebook: {event.notebook!r} is not a notebook of {event.workshop!r}"
+        )
+    if not workshop.has_exercise(event.notebook, event.exercise):
+        raise RequestRejected(
+            400,
+            f"{where}.exercise: {event.exercise!r} is not an autograded exercise of "
+            f"{event.notebook!r} in {event.workshop!r}",
+        )

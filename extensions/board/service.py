@@ -1,0 +1,117 @@
+"""The board's operations as awaitables, so web handlers stay thin and the loop stays free.
+
+Database work runs off the event loop: writes through the single `EventWriter` (group commit),
+reads on a small pool of reader threads. Each method is one thing a handler calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from course.errors import RequestRejected
+from course.gradebook import prepare_database
+from course.settings import Settings
+from extensions.board.catalogue import Catalogue, CatalogueCache, WorkshopInfo, load_catalogue
+from extensions.board.events import check_events, parse_events
+from extensions.board.feed import ChangeFeed
+from extensions.board.join import personal_copy
+from extensions.board.schema import create_tables, open_engine
+from extensions.board.store import WriteResult, read_events
+from extensions.board.tokens import Identity, find_token
+from extensions.board.views import board_view, local_day_start, progress_view
+from extensions.board.writer import EventWriter
+
+__all__ = ["BoardService"]
+
+T = TypeVar("T")
+READER_THREADS = 2
+
+
+class BoardService:
+    """Everything the board's handlers need, for one course."""
+
+    def __init__(self, settings: Settings) -> None:
+        prepare_database(settings)
+        self.settings = settings
+        self.engine: Engine = open_engine(settings.db_url)
+        create_tables(self.engine)
+        self.feed = ChangeFeed()
+        self.writer = EventWriter(self.engine, self.feed.notify_threadsafe)
+        self.cache = CatalogueCache(lambda: load_catalogue(self.engine, settings))
+        self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="workshop-board-read")
+        self.writer.start()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the server's event loop (live updates are delivered there)."""
+        self.feed.bind(loop)
+
+    async def close(self) -> None:
+        """Release streams, write what is queued, stop threads, close the database."""
+        self.feed.close()
+        await asyncio.to_thread(self.writer.close)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()
+
+    async def catalogue(self) -> Catalogue:
+        current = self.cache.fresh()
+        return current if current is not None else await self._read(self.cache.get)
+
+    async def identify(self, token: str) -> Identity | None:
+        """Who *token* speaks for, or None; a token issued after the catalogue was read is
+        looked up on its own (one primary-key query), so it works at once."""
+        identity = (await self.catalogue()).identify(token)
+        if identity is None:
+            identity = await self._read(lambda: find_token(self.engine, token))
+        return identity
+
+    async def workshop(self, name: str) -> WorkshopInfo:
+        """A released workshop, or `RequestRejected(404)`."""
+        info = (await self.catalogue()).workshops.get(name)
+        if info is None:
+            info = (await self._refreshed(time.monotonic())).workshops.get(name)
+        if info is None:
+            raise RequestRejected(404, f"workshop {name!r} is not released")
+        return info
+
+    async def ingest(self, body: bytes, identity: Identity) -> WriteResult:
+        """Validate and store one request's events (see `parse_events` and `check_events` for
+        the refusals); a name the cached catalogue lacks is looked up again before refusing."""
+        events = parse_events(body)
+        try:
+            check_events(events, identity, await self.catalogue())
+        except RequestRejected as error:
+            if error.status != 400:
+                raise
+            check_events(events, identity, await self._refreshed(time.monotonic()))
+        return await asyncio.wrap_future(self.writer.submit(events))
+
+    async def board(self, name: str) -> dict[str, Any]:
+        info = await self.workshop(name)
+        roster = (await self.catalogue()).roster
+        events = await self._read(lambda: read_events(self.engine, name))
+        now = datetime.now(UTC)
+        return board_view(info, roster, events, now.replace(tzinfo=None), local_day_start(now))
+
+    async def progress(self, name: str, learner: str) -> dict[str, Any]:
+        info = await self.workshop(name)
+        events = await self._read(lambda: read_events(self.engine, name, learner))
+        return progress_view(info, learner, events)
+
+    async def personal_copy(self, name: str, learner: str, token: str, board_url: str) -> bytes:
+        await self.workshop(name)
+        return await self._read(
+            lambda: personal_copy(self.settings, name, learner, token, board_url)
+        )
+
+    async def _refreshed(self, missed_at: float) -> Catalogue:
+        return await self._read(lambda: self.cache.refresh_after_miss(missed_at))
+
+    async def _read(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, work)
