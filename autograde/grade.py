@@ -310,6 +310,7 @@ def _hidden_paths(settings: Settings) -> list[str]:
     paths = [
         settings.source_dir,
         settings.submitted_dir,
+        settings.submission_history_dir,
         settings.autograded_dir,
         settings.feedback_dir,
         settings.root / ".git",

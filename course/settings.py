@@ -89,6 +89,11 @@ class Settings:
     hidden_paths: tuple[Path, ...]
     nbgrader_config: Config
 
+    @property
+    def submission_history_dir(self) -> Path:
+        """Every submission received by the board, never overwritten (beside `submitted/`)."""
+        return self.submitted_dir.parent / "submission-history"
+
     def relative(self, path: Path) -> str:
         """Show *path* relative to the course root when it lies inside it."""
         try:

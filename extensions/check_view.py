@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from extensions.check_tests import FAILED, PASSED, CheckResult
 
@@ -21,13 +22,47 @@ class ProgressView:
 
         self.bar = widgets.IntProgress(value=0, min=0, max=max(total, 1), bar_style="success")
         self.label = widgets.HTML()
-        self.box = widgets.HBox([self.bar, self.label])
+        self.submit_button = widgets.Button(
+            description="Submit", icon="upload", tooltip="hand in the notebook as last saved"
+        )
+        self.submit_status = widgets.HTML()
+        self.box = widgets.VBox(
+            [widgets.HBox([self.bar, self.label, self.submit_button]), self.submit_status]
+        )
         self.total = total
         self.update(0)
 
     def update(self, passed: int) -> None:
         self.bar.value = passed
         self.label.value = f"<b>{passed}</b> of {self.total} exercises passed"
+
+    def show_submission(self, message: str, result: dict[str, Any] | None = None) -> None:
+        """A status line about the last submission, then its graded result when known."""
+        parts = [_small(message)]
+        if result is not None and result.get("status") == "graded":
+            parts.append(
+                _coloured(f"Score: {result['score']:g}/{result['max_score']:g}", _GREEN)
+                + " <span style='color:#6e7781'>(manually graded answers come later)</span>"
+            )
+            rows = [
+                _test_row(
+                    "passed" if e["passed"] else "failed",
+                    e["exercise"],
+                    e.get("message")
+                    or ("hidden tests failed" if e.get("hidden_tests") and not e["passed"] else ""),
+                )
+                for e in result.get("exercises", [])
+            ]
+            parts.append("<ul style='margin:2px 0;list-style:none;padding-left:8px'>")
+            parts += rows
+            parts.append("</ul>")
+        elif result is not None:
+            parts.append(
+                _coloured(
+                    html.escape(f"Not graded: {result.get('error', 'see the organiser')}"), _RED
+                )
+            )
+        self.submit_status.value = "".join(parts)
 
 
 class CheckPanelView:

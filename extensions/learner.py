@@ -26,7 +26,7 @@ from typing import Any
 from course.workshop_files import CHECKS_FILE, LEARNER_FILE, SPOOL_FOLDER
 from extensions.check_tests import CheckResult, run_visible_tests
 
-__all__ = ["CheckPanel", "check"]
+__all__ = ["CheckPanel", "check", "submit"]
 
 
 @dataclass
@@ -51,6 +51,8 @@ class _Session:
     exercises: dict[tuple[str, str], _Exercise]
     learner: str | None = None
     sender: Any = None
+    board: str | None = None
+    token: str | None = None
     notice: str = ""
     progress: dict[str, Any] = field(default_factory=dict)
 
@@ -66,10 +68,25 @@ def check(exercise: str, notebook: str | None = None) -> CheckPanel | None:
     """
     if os.environ.get("NBGRADER_EXECUTION"):
         return None
+    session = _get_session()
+    return CheckPanel(session, _find(session, exercise, notebook))
+
+
+def _get_session() -> _Session:
     global _session
     if _session is None:
         _session = _open_session(Path.cwd())
-    return CheckPanel(_session, _find(_session, exercise, notebook))
+    return _session
+
+
+def submit() -> dict[str, Any] | None:
+    """Hand in this workshop's notebooks as last saved (the Submit button does the same).
+
+    Returns the board's receipt; the score appears under the Check panels once graded.
+    """
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return None
+    return _submit(_get_session(), None)
 
 
 class CheckPanel:
@@ -85,6 +102,7 @@ class CheckPanel:
             total = sum(1 for e in session.exercises.values() if e.notebook == exercise.notebook)
             progress = session.progress[exercise.notebook] = ProgressView(total)
             progress.update(_passed_count(session, exercise.notebook))
+            progress.submit_button.on_click(lambda _button: _submit(session, progress))
         self.progress = progress
         self.view = CheckPanelView(exercise.grade_id, exercise.max_points, progress, session.notice)
         self.view.check_button.on_click(lambda _button: self.run())
@@ -189,7 +207,55 @@ def _connect(session: _Session, released_board: str | None) -> None:
     from extensions.events import EventSender
 
     session.learner = str(learner_id)
-    session.sender = EventSender(str(board), str(token), session.folder / SPOOL_FOLDER)
+    session.board, session.token = str(board).rstrip("/"), str(token)
+    session.sender = EventSender(session.board, session.token, session.folder / SPOOL_FOLDER)
+
+
+def _submit(session: _Session, progress: Any) -> dict[str, Any] | None:
+    """Upload the saved notebooks, show the receipt, then the score from a background thread."""
+    import threading
+
+    from extensions.submit_client import SubmitError, fetch_result, upload
+
+    views = [progress] if progress is not None else list(session.progress.values())
+
+    def show(message: str, result: dict[str, Any] | None = None) -> None:
+        for view in views:
+            view.show_submission(message, result)
+
+    if session.board is None or session.token is None or session.learner is None:
+        show("Submit needs your personal copy of the workshop from the session board.")
+        return None
+    names = sorted({e.notebook for e in session.exercises.values()})
+    notebooks = [session.folder / f"{n}.ipynb" for n in names]
+    notebooks = [p for p in notebooks if p.is_file()]
+    try:
+        receipt = upload(session.board, session.token, session.workshop, notebooks)
+    except SubmitError as error:
+        show(f"Not submitted: {error}")
+        return None
+    saved = max(p.stat().st_mtime for p in notebooks)
+    late = " (late)" if receipt.get("late") else ""
+    message = (
+        f"Submitted{late} the version saved at {time.strftime('%H:%M:%S', time.localtime(saved))}"
+        f" (save with Ctrl+S first); receipt {receipt['sha256'][:12]}. Grading..."
+    )
+    show(message)
+    board, token, learner = session.board, session.token, session.learner
+
+    def wait_for_score() -> None:
+        try:
+            result = fetch_result(board, token, session.workshop, learner, receipt["id"], 300)
+        except SubmitError as error:
+            show(f"{message} {error}")
+            return
+        show(
+            message.replace("Grading...", "Graded.") if result else f"{message} (still queued)",
+            result,
+        )
+
+    threading.Thread(target=wait_for_score, daemon=True).start()
+    return receipt
 
 
 def _find(session: _Session, exercise: str, notebook: str | None) -> _Exercise:

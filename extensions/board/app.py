@@ -9,11 +9,12 @@ objects to the service and the handlers.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.serverapp import ServerApp
-from traitlets import Integer, Unicode
+from traitlets import Enum, Integer, Unicode
 
 from course.settings import load_settings
 from extensions.board.handlers import BoardOptions, board_handlers
@@ -43,6 +44,18 @@ class BoardApp(ExtensionApp):
         "(e.g. behind a proxy); default: the address the join request came to.",
     ).tag(config=True)
 
+    max_submission_bytes = Integer(
+        20 * 1024 * 1024, help="Largest submission (all notebooks, bytes) accepted; more: 413."
+    ).tag(config=True)
+    late_submissions = Enum(
+        ["accept", "refuse"],
+        "accept",
+        help="Past the workshop's due date (nbgrader's duedate): accept and mark late, or refuse.",
+    ).tag(config=True)
+    grading_workers = Integer(
+        os.cpu_count() or 1, help="Notebooks graded at once when submissions arrive."
+    ).tag(config=True)
+
     service: BoardService | None = None
 
     @classmethod
@@ -53,12 +66,17 @@ class BoardApp(ExtensionApp):
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
         root = Path(self.course_dir or self.serverapp.root_dir)
-        self.service = BoardService(load_settings(root))
+        self.service = BoardService(load_settings(root), self.grading_workers)
         self.log.info("workshop board: course %s, gradebook %s", root, self.service.settings.db_url)
 
     def initialize_handlers(self) -> None:
         assert self.service is not None
-        options = BoardOptions(max_body_bytes=self.max_body_bytes, public_url=self.public_url)
+        options = BoardOptions(
+            max_body_bytes=self.max_body_bytes,
+            public_url=self.public_url,
+            max_submission_bytes=self.max_submission_bytes,
+            late_submissions=self.late_submissions,
+        )
         self.handlers.extend(board_handlers(self.service, options))
 
     async def _start_jupyter_server_extension(self, serverapp: ServerApp) -> None:

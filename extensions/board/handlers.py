@@ -28,7 +28,7 @@ from course.errors import RequestRejected
 from extensions.board.service import BoardService
 from extensions.board.tokens import Identity
 
-__all__ = ["STATIC", "BoardOptions", "board_handlers"]
+__all__ = ["STATIC", "BoardHandler", "BoardOptions", "LimitedBodyHandler", "board_handlers"]
 
 STATIC = Path(__file__).parent / "static"
 STREAM_REFRESH_S = 15.0
@@ -46,6 +46,9 @@ class BoardOptions:
     max_body_bytes: int
     public_url: str
     """Address learners use to reach the server; empty: the address a request came to."""
+    max_submission_bytes: int = 20 * 1024 * 1024
+    late_submissions: str = "accept"
+    """`accept` (marked late) or `refuse` submissions past the workshop's due date."""
 
 
 class BoardHandler(RequestHandler):
@@ -131,31 +134,42 @@ class HealthHandler(BoardHandler):
 
 
 @stream_request_body
-class EventsHandler(BoardHandler):
-    """`POST /workshop/api/events`: a learner's (or organiser's) batch of Check events."""
+class LimitedBodyHandler(BoardHandler):
+    """Reads a request body up to `body_limit()` bytes; a larger one is counted, not kept."""
 
     _chunks: list[bytes]
     _size: int
+
+    def body_limit(self) -> int:
+        return self.board_options.max_body_bytes
 
     def prepare(self) -> None:
         self._chunks, self._size = [], 0
         connection = self.request.connection
         if isinstance(connection, HTTP1Connection):
-            # Read at most this much; a larger body is counted, not kept, and refused with 413.
-            connection.set_max_body_size(max(16 * self.board_options.max_body_bytes, 1 << 20))
+            connection.set_max_body_size(max(16 * self.body_limit(), 1 << 20))
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
-        if self._size <= self.board_options.max_body_bytes:
+        if self._size <= self.body_limit():
             self._chunks.append(chunk)
+
+    def body(self) -> bytes:
+        """The body, or `RequestRejected(413)` when it was over the limit."""
+        limit = self.body_limit()
+        if self._size > limit:
+            raise RequestRejected(413, f"body: {self._size} bytes, more than the {limit} allowed")
+        return b"".join(self._chunks)
+
+
+class EventsHandler(LimitedBodyHandler):
+    """`POST /workshop/api/events`: a learner's (or organiser's) batch of Check events."""
 
     @allow_unauthenticated
     async def post(self) -> None:
         identity = await self.authenticate()
-        limit = self.board_options.max_body_bytes
-        if self._size > limit:
-            raise RequestRejected(413, f"body: {self._size} bytes, more than the {limit} allowed")
-        result = await self.service.ingest(b"".join(self._chunks), identity)
+        body = self.body()
+        result = await self.service.ingest(body, identity)
         self.send_json(result.to_json())
 
 
@@ -293,6 +307,8 @@ class NotFoundHandler(BoardHandler):
 
 def board_handlers(service: BoardService, options: BoardOptions) -> list[tuple[str, Any, Any]]:
     """The board's routes (relative to the server's base URL), all under `/workshop/`."""
+    from extensions.board.submission_handlers import submission_handlers
+
     shared = {"service": service, "options": options}
     name = r"([^/]+)"
     return [
@@ -302,6 +318,7 @@ def board_handlers(service: BoardService, options: BoardOptions) -> list[tuple[s
         (rf"/workshop/api/board/{name}", BoardDataHandler, shared),
         (rf"/workshop/api/board/{name}/stream", BoardStreamHandler, shared),
         (rf"/workshop/api/join/{name}", JoinHandler, shared),
+        *submission_handlers(shared),
         (r"/workshop/api/.*", NotFoundHandler, shared),
         (rf"/workshop/board/{name}", PageHandler, {**shared, "page": "board.html"}),
         (rf"/workshop/join/{name}", PageHandler, {**shared, "page": "join.html"}),

@@ -26,7 +26,7 @@ from sqlalchemy import (
     event,
 )
 
-__all__ = ["EVENT", "ROLES", "TOKEN", "create_tables", "open_engine"]
+__all__ = ["EVENT", "ROLES", "SUBMISSION", "TOKEN", "create_tables", "open_engine"]
 
 ROLES = ("learner", "organiser")
 
@@ -64,6 +64,27 @@ EVENT = Table(
 """One row per Check. `key` is the client's idempotency key, unique per learner (so one learner
 can never shadow another's events by reusing a key); times are naive UTC, `time` when the
 learner pressed Check, `received_at` when the board stored it."""
+
+SUBMISSION = Table(
+    "workshop_submission",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("learner", String(128), nullable=False),
+    Column("workshop", String(128), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("late", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("score", Float),
+    Column("max_score", Float),
+    Column("result", String),
+    Column("graded_at", DateTime),
+    Index("ix_workshop_submission_status", "status"),
+    Index("ix_workshop_submission_learner", "workshop", "learner"),
+)
+"""Every submission received through the board, oldest first; also the grading queue.
+`status`: queued, grading, graded, failed or superseded (a newer one was graded instead);
+`result` is the learner's view of the grading as JSON (hidden tests as pass/fail only)."""
 
 
 def open_engine(db_url: str) -> Engine:

@@ -21,6 +21,8 @@ from course.settings import Settings
 from extensions.board.catalogue import Catalogue, CatalogueCache, WorkshopInfo, load_catalogue
 from extensions.board.events import check_events, parse_events
 from extensions.board.feed import ChangeFeed
+from extensions.board.grading_queue import GradingQueue, submissions_view
+from extensions.board.intake import Receipt, parse_submission, store_submission
 from extensions.board.join import personal_copy
 from extensions.board.schema import create_tables, open_engine
 from extensions.board.store import WriteResult, read_events
@@ -37,13 +39,16 @@ READER_THREADS = 2
 class BoardService:
     """Everything the board's handlers need, for one course."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, grading_workers: int = 2) -> None:
         prepare_database(settings)
         self.settings = settings
         self.engine: Engine = open_engine(settings.db_url)
         create_tables(self.engine)
         self.feed = ChangeFeed()
         self.writer = EventWriter(self.engine, self.feed.notify_threadsafe)
+        self.queue = GradingQueue(
+            settings, self.engine, grading_workers, self.feed.notify_threadsafe
+        )
         self.cache = CatalogueCache(lambda: load_catalogue(self.engine, settings))
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="workshop-board-read")
         self.writer.start()
@@ -56,6 +61,7 @@ class BoardService:
         """Release streams, write what is queued, stop threads, close the database."""
         self.feed.close()
         await asyncio.to_thread(self.writer.close)
+        await asyncio.to_thread(self.queue.close)
         self._readers.shutdown(wait=True)
         self.engine.dispose()
 
@@ -109,6 +115,31 @@ class BoardService:
         return await self._read(
             lambda: personal_copy(self.settings, name, learner, token, board_url)
         )
+
+    async def submit(self, name: str, learner: str, body: bytes, late_policy: str) -> Receipt:
+        """Check, keep and queue one submission (see `extensions.board.intake`)."""
+        await self.workshop(name)
+        notebooks = await self._read(lambda: parse_submission(body, self.settings, name))
+        receipt = await self._read(
+            lambda: store_submission(
+                self.settings, self.engine, learner, name, notebooks, late_policy=late_policy
+            )
+        )
+        self.queue.wake()
+        return receipt
+
+    async def submissions(self, name: str, learner: str) -> dict[str, Any]:
+        await self.workshop(name)
+        return await self._read(lambda: submissions_view(self.engine, name, learner))
+
+    async def feedback(self, name: str, learner: str, notebook: str) -> bytes:
+        await self.workshop(name)
+        folder = self.settings.feedback_dir / learner / name
+        pages = sorted(folder.glob("*.html")) if folder.is_dir() else []
+        chosen = [p for p in pages if not notebook or p.stem == notebook]
+        if not chosen:
+            raise RequestRejected(404, f"feedback: none yet for {learner} in {name}")
+        return await self._read(chosen[0].read_bytes)
 
     async def _refreshed(self, missed_at: float) -> Catalogue:
         return await self._read(lambda: self.cache.refresh_after_miss(missed_at))

@@ -1,0 +1,64 @@
+"""Send a learner's saved notebooks to the session board and wait for their score.
+
+Standard library only: this runs in learner kernels. What is sent is the notebook as saved on
+disk (what a learner would hand in with nbgrader's exchange too).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SubmitError", "fetch_result", "upload"]
+
+TIMEOUT_S = 30.0
+
+
+class SubmitError(Exception):
+    """The board refused or could not be reached; the message says which and why."""
+
+
+def upload(board: str, token: str, workshop: str, notebooks: list[Path]) -> dict[str, Any]:
+    """POST the notebooks as one submission; return the board's receipt."""
+    body = {"notebooks": {p.name: json.loads(p.read_text(encoding="utf-8")) for p in notebooks}}
+    return _request(f"{board}/workshop/api/submissions/{workshop}", token, body)
+
+
+def fetch_result(
+    board: str, token: str, workshop: str, learner: str, receipt_id: int, wait_s: float
+) -> dict[str, Any] | None:
+    """The graded result of submission *receipt_id* (or a newer one), polled up to *wait_s*."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        view = _request(f"{board}/workshop/api/submissions/{workshop}/{learner}", token, None)
+        result = view.get("result")
+        if result is not None and int(result["id"]) >= receipt_id:
+            return dict(result)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.25)
+
+
+def _request(url: str, token: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    from urllib.error import HTTPError, URLError
+    from urllib.request import Request, urlopen
+
+    request = Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    try:
+        with urlopen(request, timeout=TIMEOUT_S) as response:
+            return dict(json.loads(response.read()))
+    except HTTPError as error:
+        try:
+            reason = str(json.loads(error.read())["error"])
+        except (ValueError, KeyError, TypeError, OSError):
+            reason = f"status {error.code}"
+        raise SubmitError(f"the board refused: {reason}") from None
+    except (URLError, OSError) as error:
+        raise SubmitError(f"the board is unreachable ({error}); try again in a moment") from None
