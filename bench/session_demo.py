@@ -4,8 +4,9 @@ In a fresh course copy under `var/demo-session/` (the course's own gradebook is 
 roster and tokens, `workshop serve` on a free loopback port, every learner fetches a personal
 copy through the join endpoint (`workshop join`'s code) and works through the workshop for
 about --minutes, each Check sent to the board by the learner module's event sender; then they
-submit, the submissions are graded and feedback written; the board's summary and the grading
-summary are printed, and the server is shut down (--keep-serving leaves it up to explore).
+save and submit through the board, which grades each submission on arrival and writes its
+feedback; the board's summary and the scores are printed, and the server is shut down
+(--keep-serving leaves it up to explore).
 
     python bench/session_demo.py [--workshop python-numpy-warmup] [--learners 60] [--minutes 1]
 """
@@ -23,6 +24,7 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from simulate import LearnerRun, answers, simulate_learner
 
-from autograde.feedback import write_feedback
-from autograde.grade import grade_assignment
 from course.release import release_workshop
 from course.roster import import_roster
 from course.settings import load_settings
 from extensions.board.tokens import issue_learner_tokens, issue_organiser_token
 from extensions.events import EventSender
 from extensions.personal_copy import download_personal_copy
+from extensions.submit_client import fetch_result, upload
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -85,34 +86,41 @@ def get_json(url: str, token: str) -> Any:
         return json.loads(response.read())
 
 
+@dataclass(frozen=True)
+class LearnerSession:
+    run: LearnerRun
+    sender: EventSender
+    receipt: dict[str, Any]
+    board: str
+    token: str
+
+
 def learner_session(
     board: str, workshop: str, learner: str, token: str, root: Path, seconds: float, seed: int
-) -> tuple[LearnerRun, EventSender]:
+) -> LearnerSession:
+    """Join, work through the workshop checking as they go, save, then press Submit."""
     folder = download_personal_copy(f"{board}/workshop/join/{workshop}", token, root / learner)
     details = json.loads((folder / ".workshop" / "learner.json").read_text())
     sender = EventSender(details["board"], details["token"], folder / ".workshop" / "spool")
     [path] = sorted(folder.glob("*.ipynb"))
     source = nbformat.read(REPO / "source" / workshop / path.name, 4)
     released = nbformat.read(path, 4)
-    rng = random.Random(seed)
-    checks_expected = 2 * sum(
-        1 for c in released.cells if "workshop-check" in c.metadata.get("tags", [])
-    )
-    pause = seconds / max(checks_expected, 1)
+    exercises = sum("workshop-check" in c.metadata.get("tags", []) for c in released.cells)
+    pause = seconds / max(2 * exercises, 1)
     run = simulate_learner(
-        learner, released, path.stem, workshop, answers(source), sender, rng, (0.2 * pause, pause)
+        learner,
+        released,
+        path.stem,
+        workshop,
+        answers(source),
+        sender,
+        random.Random(seed),
+        (0.2 * pause, pause),
     )
-    return run, sender
-
-
-def submit(course: Path, workshop: str, run: LearnerRun, name: str) -> None:
-    folder = course / "var" / "submitted" / run.learner / workshop
-    folder.mkdir(parents=True, exist_ok=True)
     assert run.notebook is not None
-    nbformat.write(run.notebook, folder / name)
-    (folder / "timestamp.txt").write_text(
-        time.strftime("%Y-%m-%d %H:%M:%S.000000 UTC", time.gmtime())
-    )
+    nbformat.write(run.notebook, path)
+    receipt = upload(details["board"], details["token"], workshop, [path])
+    return LearnerSession(run, sender, receipt, details["board"], details["token"])
 
 
 def main() -> None:
@@ -154,8 +162,8 @@ def main() -> None:
             ]
             sessions = [f.result() for f in futures]
         sys.stdout, sys.stderr = streams
-        delivered = all(sender.flush(timeout_s=60) for _, sender in sessions)
-        checks = sum(run.checks for run, _ in sessions)
+        delivered = all(x.sender.flush(timeout_s=60) for x in sessions)
+        checks = sum(x.run.checks for x in sessions)
         print(
             f"checks: {checks} in {time.perf_counter() - started:.0f} s, "
             f"all delivered to the board: {delivered}"
@@ -170,18 +178,21 @@ def main() -> None:
                 f"pass rate {exercise['pass_rate']:.0%}"
             )
         print(f"stuck right now: {len(view['stuck'])} learner-exercise pairs")
-        notebook_name = next((REPO / "release" / args.workshop).glob("*.ipynb")).name
-        for run, _ in sessions:
-            submit(course, args.workshop, run, notebook_name)
-        report = grade_assignment(settings, args.workshop)
-        graded = [r for r in report.results if r.status == "graded"]
-        mean = sum(r.score for r in graded) / max(len(graded), 1)
+        waited = time.perf_counter()
+        results = [
+            fetch_result(x.board, x.token, args.workshop, x.run.learner, x.receipt["id"], 300)
+            for x in sessions
+        ]
+        graded = [r for r in results if r is not None and r["status"] == "graded"]
+        mean = sum(r["score"] for r in graded) / max(len(graded), 1)
+        top = graded[0]["max_score"] if graded else 0
         print(
-            f"graded: {len(graded)}/{len(report.results)} submissions, mean score {mean:.2f}/"
-            f"{graded[0].max_score if graded else 0:g}"
+            f"submitted: {len(sessions)}; graded on arrival: {len(graded)}, mean score "
+            f"{mean:.2f}/{top:g} (all scores back {time.perf_counter() - waited:.0f} s after "
+            "the session)"
         )
-        written = write_feedback(settings, args.workshop, ())
-        print(f"feedback: {len(written)} pages in {settings.relative(settings.feedback_dir)}/")
+        pages = list(settings.feedback_dir.rglob("*.html"))
+        print(f"feedback: {len(pages)} pages in {settings.relative(settings.feedback_dir)}/")
         print(f"board page: {board}/workshop/board/{args.workshop}   organiser token: {organiser}")
         if args.keep_serving:
             print("the board stays up; Ctrl-C stops it")
