@@ -31,7 +31,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cohort import make_cohort
+from simulate import make_cohort
 
 REPO = Path(__file__).resolve().parent.parent
 PEER = REPO.parent / "shared" / "peers" / "nbgrader-example-course"

@@ -32,7 +32,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from simulate import LearnerRun, answers, simulate_learner
+from simulate import LearnerRun, answer_sets, simulate_learner
 
 from course.release import release_workshop
 from course.roster import import_roster
@@ -103,7 +103,6 @@ def learner_session(
     details = json.loads((folder / ".workshop" / "learner.json").read_text())
     sender = EventSender(details["board"], details["token"], folder / ".workshop" / "spool")
     [path] = sorted(folder.glob("*.ipynb"))
-    source = nbformat.read(REPO / "source" / workshop / path.name, 4)
     released = nbformat.read(path, 4)
     exercises = sum("workshop-check" in c.metadata.get("tags", []) for c in released.cells)
     pause = seconds / max(2 * exercises, 1)
@@ -112,7 +111,7 @@ def learner_session(
         released,
         path.stem,
         workshop,
-        answers(source),
+        answer_sets(REPO, workshop, path.stem),
         sender,
         random.Random(seed),
         (0.2 * pause, pause),
@@ -163,7 +162,7 @@ def main() -> None:
             sessions = [f.result() for f in futures]
         sys.stdout, sys.stderr = streams
         delivered = all(x.sender.flush(timeout_s=60) for x in sessions)
-        checks = sum(x.run.checks for x in sessions)
+        checks = sum(len(x.run.checks) for x in sessions)
         print(
             f"checks: {checks} in {time.perf_counter() - started:.0f} s, "
             f"all delivered to the board: {delivered}"

@@ -5,7 +5,7 @@ For each bundled workshop, on a temporary copy of the course with `workshop serv
   - idle:  one more submission once the queue is empty (the usual case during a session);
   - rush:  every learner submits at the same moment; time until all are graded, and each
            learner's wait (submit to score) as p50 / max.
-Submissions are a seeded cohort's notebooks (bench/cohort.py). Targets (issue 5): idle under
+Submissions are a simulated cohort's notebooks (bench/simulate.py). Targets (issue 5): idle under
 5 s, the whole rush of 60 under 60 s, on 2 cores.
 
     python bench/submit_rush.py [--learners 60] [--workshop NAME]
@@ -27,8 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cohort import make_cohort
 from session_demo import free_port, start_board
+from simulate import make_cohort
 
 from course.roster import import_roster
 from course.settings import load_settings
