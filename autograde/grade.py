@@ -9,7 +9,7 @@ once (`persist`). Only this coordinator touches the gradebook; learner code neve
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,10 +146,12 @@ def grade_assignment(
     force: bool = False,
     progress: Progress | None = None,
     sandbox: Sandbox | None = None,
+    on_result: Callable[[SubmissionResult], None] | None = None,
 ) -> GradeReport:
     """Grade the submissions of *assignment*; unchanged, already graded ones are skipped.
 
     Pass a *sandbox* started earlier (see `Sandbox`) to let it boot while settings load.
+    *on_result* hears of each submission as soon as its grades are committed.
     """
     from nbgrader.api import MissingEntry
 
@@ -183,6 +185,8 @@ def grade_assignment(
             def finish(state: _Pending) -> None:
                 results.append(_finish(settings, gradebook, state, reference))
                 del pending[state.submission.student]
+                if on_result is not None:
+                    on_result(results[-1])
 
             def jobs() -> Iterator[NotebookJob]:
                 """Prepared lazily, so preparing one notebook overlaps running others."""

@@ -17,7 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
-from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from autograde.submissions import TIMESTAMP_FILE, Submission
 from course.notebook_io import replace_folder, write_notebook
@@ -84,36 +95,13 @@ def save_grades(
     on every graded cell, as nbgrader gives them. Manual scores are never touched; a cell with
     a manual score, or without an auto score, is flagged for manual grading.
     """
-    from nbgrader.utils import compute_checksum, is_task
-
     session = gradebook.db
     try:
         record = _submission_row(gradebook, submission)
-        for submitted in record.notebooks:
-            executed = notebooks.get(submitted.notebook.name)
-            grades = {grade.cell.name: grade for grade in submitted.grades}
-            if executed is None:
-                for grade in grades.values():
-                    grade.auto_score = 0
-                    grade.needs_manual_grade = False
-                continue
-            for score in score_cells(executed):
-                grade = grades.get(score.grade_id)
-                if grade is None:
-                    continue
-                grade.auto_score = score.points
-                grade.needs_manual_grade = grade.manual_score is not None or score.points is None
-            comments = {comment.cell.name: comment for comment in submitted.comments}
-            for cell in executed.cells:
-                meta = cell.metadata.get("nbgrader", {})
-                comment = comments.get(meta.get("grade_id"))
-                if comment is not None:
-                    unchanged = meta.get("checksum") == compute_checksum(cell)
-                    comment.auto_comment = (
-                        "No response." if unchanged and not is_task(cell) else None
-                    )
+        for notebook_id, name in _submitted_notebooks(session, record.id):
+            _update_notebook(session, notebook_id, notebooks.get(name))
         session.flush()
-        _assign_late_penalties(settings, record)
+        _assign_late_penalties(settings, session, record)
         session.execute(
             delete(GRADED).where(
                 GRADED.c.student == submission.student,
@@ -133,6 +121,76 @@ def save_grades(
     except BaseException:
         session.rollback()
         raise
+
+
+def _submitted_notebooks(session: Any, assignment_id: str) -> list[tuple[str, str]]:
+    """(submitted notebook id, notebook name) of one submission, without nbgrader's computed
+    columns (each ORM load of its rows runs several score subqueries)."""
+    from nbgrader.api import Notebook, SubmittedNotebook
+
+    submitted, notebook = SubmittedNotebook.__table__, Notebook.__table__
+    rows = session.execute(
+        select(submitted.c.id, notebook.c.name)
+        .join(notebook, submitted.c.notebook_id == notebook.c.id)
+        .where(submitted.c.assignment_id == assignment_id)
+    )
+    return [(row.id, row.name) for row in rows]
+
+
+def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | None) -> None:
+    """Auto scores and "No response." comments of one submitted notebook, as nbgrader sets
+    them. A notebook not submitted (None) gets 0 on every graded cell; manual scores are never
+    touched, and a cell with one, or without an auto score, is flagged for manual grading."""
+    from nbgrader.api import BaseCell, Comment, Grade
+    from nbgrader.utils import compute_checksum, is_task
+
+    grade, comment, cell = Grade.__table__, Comment.__table__, BaseCell.__table__
+    rows = session.execute(
+        select(grade.c.id, cell.c.name, grade.c.manual_score)
+        .join(cell, grade.c.cell_id == cell.c.id)
+        .where(grade.c.notebook_id == notebook_id)
+    ).all()
+    scores = {} if executed is None else {s.grade_id: s.points for s in score_cells(executed)}
+    grades = []
+    for row in rows:
+        if executed is None:
+            grades.append({"row": row.id, "auto": 0, "manual": False})
+        elif row.name in scores:
+            points = scores[row.name]
+            needs = row.manual_score is not None or points is None
+            grades.append({"row": row.id, "auto": points, "manual": needs})
+    if grades:
+        session.execute(
+            update(grade)
+            .where(grade.c.id == bindparam("row"))
+            .values(auto_score=bindparam("auto"), needs_manual_grade=bindparam("manual")),
+            grades,
+        )
+    if executed is None:
+        return
+    comment_ids = {
+        row.name: row.id
+        for row in session.execute(
+            select(comment.c.id, cell.c.name)
+            .join(cell, comment.c.cell_id == cell.c.id)
+            .where(comment.c.notebook_id == notebook_id)
+        )
+    }
+    comments = []
+    for executed_cell in executed.cells:
+        meta = executed_cell.metadata.get("nbgrader", {})
+        comment_id = comment_ids.get(meta.get("grade_id"))
+        if comment_id is not None:
+            unchanged = meta.get("checksum") == compute_checksum(executed_cell)
+            text = "No response." if unchanged and not is_task(executed_cell) else None
+            comments.append({"row": comment_id, "text": text})
+    if comments:
+        session.execute(
+            update(comment)
+            .where(comment.c.id == bindparam("row"))
+            .values(auto_comment=bindparam("text")),
+            comments,
+        )
 
 
 def _submission_row(gradebook: Any, submission: Submission) -> Any:
@@ -177,18 +235,27 @@ def _submission_row(gradebook: Any, submission: Submission) -> Any:
     return record
 
 
-def _assign_late_penalties(settings: Settings, record: Any) -> None:
+def _assign_late_penalties(settings: Settings, session: Any, record: Any) -> None:
     """nbgrader's `AssignLatePenalties`, with its configurable plugin, for every notebook."""
+    from nbgrader.api import SubmittedNotebook
     from nbgrader.preprocessors import AssignLatePenalties
 
+    seconds_late = record.total_seconds_late
+    if seconds_late <= 0:
+        submitted = SubmittedNotebook.__table__
+        session.execute(
+            update(submitted)
+            .where(submitted.c.assignment_id == record.id)
+            .values(late_submission_penalty=None)
+        )
+        return
     plugin = AssignLatePenalties(config=settings.config_copy())
     plugin.init_plugin()
-    seconds_late = record.total_seconds_late
     for notebook in record.notebooks:
+        session.expire(notebook)  # its score is computed by SQL: read it after the updates
         notebook.late_submission_penalty = None
-        if seconds_late > 0:
-            penalty = plugin.plugin_inst.late_submission_penalty(
-                record.student.id, notebook.score, seconds_late
-            )
-            if penalty is not None:
-                notebook.late_submission_penalty = min(max(penalty, 0), notebook.score)
+        penalty = plugin.plugin_inst.late_submission_penalty(
+            record.student.id, notebook.score, seconds_late
+        )
+        if penalty is not None:
+            notebook.late_submission_penalty = min(max(penalty, 0), notebook.score)

@@ -33,6 +33,7 @@ from simulate import make_cohort
 from course.roster import import_roster
 from course.settings import load_settings
 from extensions.board.tokens import issue_learner_tokens
+from extensions.submit_client import fetch_result
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -52,12 +53,9 @@ def submit_and_wait(board: str, workshop: str, learner: str, token: str, body: A
     """Seconds from sending the submission to its score being readable."""
     start = time.perf_counter()
     receipt = call(f"{board}/workshop/api/submissions/{workshop}", token, body)
-    while True:
-        view = call(f"{board}/workshop/api/submissions/{workshop}/{learner}", token)
-        result = view["result"]
-        if result is not None and result["id"] >= receipt["id"]:
-            return time.perf_counter() - start
-        time.sleep(0.05)
+    result = fetch_result(board, token, workshop, learner, receipt["id"], 600)
+    assert result is not None and result["status"] == "graded", result
+    return time.perf_counter() - start
 
 
 def bench_workshop(workshop: str, learners: int, root: Path) -> dict[str, Any]:

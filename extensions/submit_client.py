@@ -29,16 +29,16 @@ def upload(board: str, token: str, workshop: str, notebooks: list[Path]) -> dict
 def fetch_result(
     board: str, token: str, workshop: str, learner: str, receipt_id: int, wait_s: float
 ) -> dict[str, Any] | None:
-    """The graded result of submission *receipt_id* (or a newer one), polled up to *wait_s*."""
+    """The graded result of submission *receipt_id* (or a newer one), waiting up to *wait_s*
+    (the board holds each request until the result is ready or its own wait ends)."""
     deadline = time.monotonic() + wait_s
+    url = f"{board}/workshop/api/submissions/{workshop}/{learner}?after={receipt_id}"
     while True:
-        view = _request(f"{board}/workshop/api/submissions/{workshop}/{learner}", token, None)
-        result = view.get("result")
+        result = _request(url, token, None).get("result")
         if result is not None and int(result["id"]) >= receipt_id:
             return dict(result)
         if time.monotonic() > deadline:
             return None
-        time.sleep(0.25)
 
 
 def _request(url: str, token: str, body: dict[str, Any] | None) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 The queue is the `workshop_submission` table, so a server that stops (or dies) loses nothing:
 at start, rows left `grading` go back to `queued`. The thread takes everything queued for a
 workshop at once and grades it with `grade_assignment` for those learners, so a rush at the
-end of a session runs through the sandbox's workers in parallel instead of one by one. Only a
-learner's newest submission is graded (it is what sits in the submitted folder); older queued
-ones become `superseded`. The learner's view of each result shows hidden tests as pass/fail
-only: a message is shown for a test cell only when the learner saw all of its code.
+end of a session runs through the sandbox's workers in parallel instead of one by one, each
+score recorded the moment its grades are committed. Only a learner's newest submission is
+graded (it is what sits in the submitted folder); older queued ones become `superseded`.
+Feedback pages are written when first asked for. The learner's view of each result shows
+hidden tests as pass/fail only: a message is shown for a test cell only when the learner saw
+all of its code.
 """
 
 from __future__ import annotations
@@ -79,7 +81,11 @@ class GradingQueue:
                 self.notify([workshop])
 
     def _grade_next_batch(self) -> str | None:
-        """Grade the queued submissions of one workshop and return it; None when none is queued."""
+        """Grade the queued submissions of one workshop and return it; None when none is queued.
+
+        Each learner's row is written as soon as their grades are committed, so in a rush the
+        first scores come back while the rest are still running.
+        """
         with self.engine.begin() as connection:
             rows = connection.execute(
                 select(SUBMISSION.c.id, SUBMISSION.c.learner, SUBMISSION.c.workshop)
@@ -88,7 +94,7 @@ class GradingQueue:
             ).all()
             if not rows:
                 return None
-            workshop = rows[0].workshop
+            workshop = str(rows[0].workshop)
             batch = [r for r in rows if r.workshop == workshop]
             connection.execute(
                 update(SUBMISSION)
@@ -96,51 +102,54 @@ class GradingQueue:
                 .values(status=GRADING)
             )
         newest = {r.learner: r.id for r in batch}
-        try:
-            outcome = self._grade(workshop, sorted(newest))
-        except Exception as error:  # noqa: BLE001 - one bad batch never stops the queue
-            outcome = {learner: _failed(str(error)) for learner in newest}
-        now = datetime.now(UTC).replace(tzinfo=None)
-        with self.engine.begin() as connection:
-            for row in batch:
-                if newest[row.learner] != row.id:
-                    values: dict[str, Any] = {"status": SUPERSEDED, "graded_at": now}
-                else:
-                    status, score, max_score, result = outcome[row.learner]
-                    values = {
-                        "status": status,
-                        "score": score,
-                        "max_score": max_score,
-                        "result": json.dumps(result),
-                        "graded_at": now,
-                    }
-                connection.execute(
-                    update(SUBMISSION).where(SUBMISSION.c.id == row.id).values(**values)
-                )
-        self.graded += len(newest)
-        return str(workshop)
+        superseded = [r.id for r in batch if newest[r.learner] != r.id]
+        self._record(superseded, (SUPERSEDED, None, None, {}))
+        done: set[str] = set()
 
-    def _grade(self, workshop: str, learners: list[str]) -> dict[str, _Outcome]:
-        from autograde.feedback import write_feedback
+        def record(result: Any) -> None:
+            done.add(result.student)
+            self._record([newest[result.student]], _outcome(self.settings, workshop, result))
+            self.notify([f"submissions/{workshop}"])
+
+        try:
+            self._grade(workshop, sorted(newest), record)
+        except Exception as error:  # noqa: BLE001 - one bad batch never stops the queue
+            message = str(error)
+        else:
+            message = "submission not found"
+        for learner in set(newest) - done:
+            self._record([newest[learner]], _failed(message))
+        self.graded += len(newest)
+        return workshop
+
+    def _record(self, ids: list[int], outcome: _Outcome) -> None:
+        if not ids:
+            return
+        status, score, max_score, view = outcome
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(SUBMISSION)
+                .where(SUBMISSION.c.id.in_(ids))
+                .values(
+                    status=status,
+                    score=score,
+                    max_score=max_score,
+                    result=json.dumps(view),
+                    graded_at=datetime.now(UTC).replace(tzinfo=None),
+                )
+            )
+
+    def _grade(self, workshop: str, learners: list[str], record: Callable[[Any], None]) -> None:
         from autograde.grade import grade_assignment
 
-        report = grade_assignment(
-            self.settings, workshop, students=learners, sandbox=self._warm_sandbox()
+        grade_assignment(
+            self.settings,
+            workshop,
+            students=learners,
+            force=True,
+            sandbox=self._warm_sandbox(),
+            on_result=record,
         )
-        graded = [r.student for r in report.results if r.status != FAILED]
-        if graded:
-            write_feedback(self.settings, workshop, graded)
-        outcome: dict[str, _Outcome] = {}
-        for result in report.results:
-            view: dict[str, Any] = {
-                "exercises": _learner_view(self.settings, workshop, result.student),
-                "problems": [f.to_json() for f in result.findings],
-            }
-            status = FAILED if result.status == FAILED else GRADED
-            outcome[result.student] = (status, result.score, result.max_score, view)
-        for learner in set(learners) - set(outcome):
-            outcome[learner] = _failed("submission not found")
-        return outcome
 
     def _warm_sandbox(self) -> Any:
         if self._sandbox is None:
@@ -149,6 +158,15 @@ class GradingQueue:
             self._sandbox = Sandbox(preload=self.settings.preload_modules, workers=self.workers)
             self._sandbox.__enter__()
         return self._sandbox
+
+
+def _outcome(settings: Settings, workshop: str, result: Any) -> _Outcome:
+    view: dict[str, Any] = {
+        "exercises": _learner_view(settings, workshop, result.student),
+        "problems": [f.to_json() for f in result.findings],
+    }
+    status = FAILED if result.status == FAILED else GRADED
+    return status, result.score, result.max_score, view
 
 
 def _failed(message: str) -> _Outcome:

@@ -133,16 +133,25 @@ class BoardService:
         return await self._read(lambda: submissions_view(self.engine, name, learner))
 
     async def feedback(self, name: str, learner: str, notebook: str) -> bytes:
+        """The learner's feedback page, written on first request after each grading."""
         await self.workshop(name)
-        folder = self.settings.feedback_dir / learner / name
-        pages = sorted(folder.glob("*.html")) if folder.is_dir() else []
-        chosen = [p for p in pages if not notebook or p.stem == notebook]
-        if not chosen:
-            raise RequestRejected(404, f"feedback: none yet for {learner} in {name}")
-        return await self._read(chosen[0].read_bytes)
+        return await self._read(lambda: _feedback_page(self.settings, name, learner, notebook))
 
     async def _refreshed(self, missed_at: float) -> Catalogue:
         return await self._read(lambda: self.cache.refresh_after_miss(missed_at))
 
     async def _read(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, work)
+
+
+def _feedback_page(settings: Settings, workshop: str, learner: str, notebook: str) -> bytes:
+    from autograde.feedback import write_feedback
+
+    graded = sorted((settings.autograded_dir / learner / workshop).glob("*.ipynb"))
+    chosen = [p for p in graded if not notebook or p.stem == notebook]
+    if not chosen:
+        raise RequestRejected(404, f"feedback: nothing graded yet for {learner} in {workshop}")
+    page = settings.feedback_dir / learner / workshop / f"{chosen[0].stem}.html"
+    if not page.is_file() or page.stat().st_mtime < chosen[0].stat().st_mtime:
+        write_feedback(settings, workshop, [learner])
+    return page.read_bytes()

@@ -6,6 +6,7 @@ submissions and feedback, an organiser anyone's.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -16,6 +17,7 @@ from extensions.board.tokens import Identity
 
 __all__ = ["submission_handlers"]
 
+LONG_POLL_S = 25.0
 FEEDBACK_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 """Feedback pages are self-contained HTML (inline styles, embedded images) and run no script."""
 
@@ -38,12 +40,29 @@ class SubmitHandler(LimitedBodyHandler):
 
 
 class SubmissionsHandler(BoardHandler):
-    """`GET /workshop/api/submissions/<ws>/<learner>`: every receipt and the newest result."""
+    """`GET /workshop/api/submissions/<ws>/<learner>[?after=ID]`: every receipt and the newest
+    result. With `after`, the answer waits (up to `LONG_POLL_S`) until submission ID or a newer
+    one is graded, so a waiting panel costs the server one request, not a stream of polls."""
 
     @allow_unauthenticated
     async def get(self, workshop: str, learner: str) -> None:
         _own_or_organiser(await self.authenticate(), learner)
-        self.send_json(await self.service.submissions(workshop, learner))
+        try:
+            after = int(self.get_argument("after", "0"))
+        except ValueError:
+            raise RequestRejected(400, "after: give a submission id (a number)") from None
+        feed, key = self.service.feed, f"submissions/{workshop}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LONG_POLL_S
+        while True:
+            seen = feed.version(key)
+            view = await self.service.submissions(workshop, learner)
+            result = view["result"]
+            if not after or (result is not None and result["id"] >= after):
+                break
+            if not await feed.wait(key, seen, deadline - loop.time()):
+                break
+        self.send_json(view)
 
 
 class FeedbackHandler(BoardHandler):

@@ -116,10 +116,17 @@ def rows(db: Path):
         "join submitted_assignment sa on sn.assignment_id = sa.id "
         "join student st on sa.student_id = st.id join base_cell bc on c.cell_id = bc.id"
     ).fetchall()
+    penalties = connection.execute(
+        "select st.id, sn.late_submission_penalty from submitted_notebook sn "
+        "join submitted_assignment sa on sn.assignment_id = sa.id "
+        "join student st on sa.student_id = st.id"
+    ).fetchall()
     connection.close()
-    return {(s, c): (score, bool(flag)) for s, c, score, flag in grades}, {
-        (s, c): text for s, c, text in comments
-    }
+    return (
+        {(s, c): (score, bool(flag)) for s, c, score, flag in grades},
+        {(s, c): text for s, c, text in comments},
+        dict(penalties),
+    )
 
 
 # A deleted test cell: nbgrader leaves it ungraded (None, flagged for manual grading); we put
@@ -130,6 +137,12 @@ DIFFERENCES = {
 # nbgrader fails on these submissions (a duplicated or an unknown grade cell fails its own
 # metadata check, and the error stops the rest of its batch); each is tried on its own.
 NBGRADER_CANNOT_GRADE = {"duplicated", "fake"}
+
+
+# Late submissions lose everything (`penalty_method = "zero"` in the course config).
+DUE = "2026-11-20 09:30:00 UTC"
+ON_TIME, LATE = "2026-11-20 09:00:00.000000 UTC", "2026-11-20 10:00:00.000000 UTC"
+PUNCTUAL = {"honest", "broken"}
 
 
 def nbgrader(*args, cwd):
@@ -143,13 +156,15 @@ def graded(tmp_path_factory):
     shutil.copytree(DATA, base)
     generated = nbgrader("generate_assignment", "squares", "--force", cwd=base)
     assert generated.returncode == 0, generated.stderr
+    due = nbgrader("db", "assignment", "add", "squares", f"--duedate={DUE}", cwd=base)
+    assert due.returncode == 0, due.stderr
     released = nbformat.read(base / "release" / "squares" / "squares.ipynb", 4)
     source = nbformat.read(base / "source" / "squares" / "squares.ipynb", 4)
     for student, nb in build_submissions(released, source).items():
         folder = base / "submitted" / student / "squares"
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / "squares.ipynb")
-        (folder / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC")
+        (folder / "timestamp.txt").write_text(ON_TIME if student in PUNCTUAL else LATE)
     theirs, ours = base.parent / "theirs", base.parent / "ours"
     shutil.copytree(base, theirs)
     shutil.copytree(base, ours)
@@ -172,7 +187,7 @@ def graded_by_nbgrader(key, failed):
 
 
 def test_scores_match_nbgrader_cell_by_cell(graded):
-    (our_grades, _), (their_grades, _), _, failed = graded
+    (our_grades, _, _), (their_grades, _, _), _, failed = graded
     compared = {k: v for k, v in their_grades.items() if graded_by_nbgrader(k, failed)}
     assert len({k[0] for k in compared}) == 7
     for key, theirs in sorted(compared.items()):
@@ -182,13 +197,23 @@ def test_scores_match_nbgrader_cell_by_cell(graded):
 
 
 def test_comments_match_nbgrader(graded):
-    (_, our_comments), (_, their_comments), _, failed = graded
+    (_, our_comments, _), (_, their_comments, _), _, failed = graded
     compared = {k: v for k, v in their_comments.items() if graded_by_nbgrader(k, failed)}
     assert {k: our_comments[k] for k in compared} == compared
 
 
+def test_late_penalties_match_nbgrader(graded):
+    (_, _, ours), (_, _, theirs), report, failed = graded
+    scored_differently = {student for student, _ in DIFFERENCES}
+    compared = {s: p for s, p in theirs.items() if s not in failed | scored_differently}
+    assert {s: ours[s] for s in compared} == compared
+    assert compared["honest"] is None and compared["partial"] > 0  # on time; late, zeroed
+    totals = {r.student: r.score for r in report.results}
+    assert all(ours[s] == totals[s] for s in scored_differently)  # zeroed like the others
+
+
 def test_deliberate_differences(graded):
-    (our_grades, _), (their_grades, _), report, failed = graded
+    (our_grades, _, _), (their_grades, _, _), report, failed = graded
     assert failed == NBGRADER_CANNOT_GRADE
     for key, ours in DIFFERENCES.items():
         assert our_grades[key] == ours
