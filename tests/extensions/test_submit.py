@@ -1,7 +1,11 @@
 """Submit from the notebook, graded on submit, nothing lost across a server restart (issue 5)."""
 
+import getpass
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -15,6 +19,7 @@ from extensions.board.intake import store_submission
 from extensions.board.schema import SUBMISSION, create_tables, open_engine
 
 LEARNERS = [{"id": "ada"}, {"id": "bob"}]
+REPO_BIN = Path(sys.executable).parent
 
 
 def answered(folder, square: str, cube: str) -> nbformat.NotebookNode:
@@ -138,3 +143,45 @@ def test_a_restarted_server_grades_what_was_queued_or_half_graded(tmp_path):
         for learner, receipt in (("ada", queued), ("bob", interrupted)):
             result = wait_for_result(board, tokens["organiser"], learner, receipt.id)["result"]
             assert result["status"] == "graded" and result["score"] == 0
+
+
+def nbgrader(*args: str, cwd) -> None:
+    exe = REPO_BIN / "nbgrader"
+    done = subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.server
+@pytest.mark.kernel
+def test_the_board_and_nbgraders_exchange_end_in_the_same_place(tmp_path):
+    """A laptop offline hands in with `nbgrader submit`; the organiser collects; `workshop
+    grade` grades both that and a board submission from the same submitted folder."""
+    tokens = build_course(tmp_path / "course", LEARNERS)
+    course, exchange, laptop = tmp_path / "course", tmp_path / "exchange", tmp_path / "laptop"
+    exchange.mkdir()
+    laptop.mkdir()
+    root = f"--Exchange.root={exchange}"
+    nbgrader("release_assignment", WORKSHOP, root, cwd=course)
+    course_id = load_settings(course).course_id
+    nbgrader("fetch_assignment", WORKSHOP, f"--course={course_id}", root, cwd=laptop)
+    answered(
+        laptop / WORKSHOP, "def square(x):\n    return x * x", "def cube(x):\n    return x ** 3"
+    )
+    nbgrader("submit", WORKSHOP, f"--course={course_id}", root, cwd=laptop)
+    nbgrader("collect", WORKSHOP, root, cwd=course)
+    offline = getpass.getuser()
+    with serve(course, tokens) as board:
+        nb = json.loads((course / "release" / WORKSHOP / f"{NOTEBOOK}.ipynb").read_text())
+        body = {"notebooks": {f"{NOTEBOOK}.ipynb": nb}}
+        sent = board.request(
+            "POST", f"/workshop/api/submissions/{WORKSHOP}", token=tokens["ada"], body=body
+        )
+        wait_for_result(board, tokens["ada"], "ada", sent.json()["id"])
+    for learner in (offline, "ada"):
+        folder = course / "var" / "submitted" / learner / WORKSHOP
+        assert (folder / f"{NOTEBOOK}.ipynb").is_file() and (folder / "timestamp.txt").is_file()
+    graded = run_cli("grade", WORKSHOP, "--report", "report.json", cwd=course)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    report = json.loads((course / "report.json").read_text())
+    scores = {s["student"]: s["score"] for s in report["submissions"]}
+    assert scores[offline] == 3  # the laptop's answers: both exercises right
