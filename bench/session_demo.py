@@ -192,7 +192,10 @@ def main() -> None:
         )
         pages = list(settings.feedback_dir.rglob("*.html"))
         print(f"feedback: {len(pages)} pages in {settings.relative(settings.feedback_dir)}/")
+        print("semester view (workshop progress):", flush=True)
+        subprocess.run([str(BIN / "workshop"), "progress", "--course", str(course)], check=True)
         print(f"board page: {board}/workshop/board/{args.workshop}   organiser token: {organiser}")
+        print(f"semester page: {board}/workshop/semester")
         if args.keep_serving:
             print("the board stays up; Ctrl-C stops it")
             server.wait()

@@ -228,6 +228,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     join.set_defaults(handler=_join)
 
+    progress = commands.add_parser(
+        "progress",
+        parents=[course],
+        help="the semester view: attendance, completion, scores, exercise difficulty",
+        description="Summarise every workshop, learner and exercise of the course from the "
+        "gradebook and the board's Check events. --format csv prints one row per learner and "
+        "workshop for spreadsheets.",
+    )
+    progress.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="output format (default: table)",
+    )
+    progress.add_argument(
+        "--plots", type=Path, metavar="DIR", help="also write scores.png and attendance.png here"
+    )
+    progress.set_defaults(handler=_semester_progress)
+
     demo = commands.add_parser(
         "demo", parents=[course], help="validate and release every workshop of the course"
     )
@@ -466,6 +485,25 @@ def _join(args: argparse.Namespace) -> int:
     folder = download_personal_copy(args.url, token.strip(), args.into)
     notebooks = ", ".join(sorted(p.name for p in folder.glob("*.ipynb")))
     print(f"joined: {folder} ({notebooks}); open it in JupyterLab and press Check")
+    return 0
+
+
+def _semester_progress(args: argparse.Namespace) -> int:
+    from autograde.semester_query import load_semester
+    from autograde.semester_report import semester_csv, semester_tables, write_plots
+
+    view = load_semester(_settings(args))
+    if args.format == "json":
+        print(json.dumps(view.to_json(), indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(semester_csv(view))
+    else:
+        from rich.console import Console
+
+        Console().print(*semester_tables(view))
+    if args.plots is not None:
+        for path in write_plots(view, args.plots):
+            print(f"plot: {path}", file=sys.stderr)
     return 0
 
 

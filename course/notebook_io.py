@@ -53,9 +53,16 @@ def read_notebook(path: Path, label: str | None = None) -> NotebookNode:
     return nb
 
 
-def write_notebook(nb: NotebookNode, path: Path) -> None:
-    """Write *nb* to *path* atomically, in nbformat's canonical JSON."""
-    text: str = nbformat.writes(nb, version=NBFORMAT_VERSION)
+def write_notebook(nb: NotebookNode, path: Path, *, validate: bool = True) -> None:
+    """Write *nb* to *path* atomically, in nbformat's canonical JSON.
+
+    `validate=False` skips nbformat's schema check (it only logs), for notebooks this program
+    built from validated ones: the grader writes hundreds.
+    """
+    if validate:
+        text: str = nbformat.writes(nb, version=NBFORMAT_VERSION)
+    else:
+        text = nbformat.v4.writes(nb)
     write_text_atomic(path, text + "\n")
 
 

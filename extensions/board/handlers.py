@@ -28,7 +28,14 @@ from course.errors import RequestRejected
 from extensions.board.service import BoardService
 from extensions.board.tokens import Identity
 
-__all__ = ["STATIC", "BoardHandler", "BoardOptions", "LimitedBodyHandler", "board_handlers"]
+__all__ = [
+    "PAGE_POLICY",
+    "STATIC",
+    "BoardHandler",
+    "BoardOptions",
+    "LimitedBodyHandler",
+    "board_handlers",
+]
 
 STATIC = Path(__file__).parent / "static"
 STREAM_REFRESH_S = 15.0
@@ -307,6 +314,7 @@ class NotFoundHandler(BoardHandler):
 
 def board_handlers(service: BoardService, options: BoardOptions) -> list[tuple[str, Any, Any]]:
     """The board's routes (relative to the server's base URL), all under `/workshop/`."""
+    from extensions.board.semester_handlers import semester_handlers
     from extensions.board.submission_handlers import submission_handlers
 
     shared = {"service": service, "options": options}
@@ -319,6 +327,7 @@ def board_handlers(service: BoardService, options: BoardOptions) -> list[tuple[s
         (rf"/workshop/api/board/{name}/stream", BoardStreamHandler, shared),
         (rf"/workshop/api/join/{name}", JoinHandler, shared),
         *submission_handlers(shared),
+        *semester_handlers(shared),
         (r"/workshop/api/.*", NotFoundHandler, shared),
         (rf"/workshop/board/{name}", PageHandler, {**shared, "page": "board.html"}),
         (rf"/workshop/join/{name}", PageHandler, {**shared, "page": "join.html"}),

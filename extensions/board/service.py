@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from autograde.semester import SemesterView
+from autograde.semester_query import read_semester
+from autograde.semester_report import PLOT_NAMES, semester_plot
 from course.errors import RequestRejected
 from course.gradebook import prepare_database
 from course.settings import Settings
@@ -109,6 +112,20 @@ class BoardService:
         info = await self.workshop(name)
         events = await self._read(lambda: read_events(self.engine, name, learner))
         return progress_view(info, learner, events)
+
+    async def semester(self) -> SemesterView:
+        """The organisers' semester view (`autograde.semester`), read on a reader thread."""
+        source = self.settings.source_dir
+        return await self._read(lambda: read_semester(self.engine, self.settings.course_id, source))
+
+    async def semester_plot(self, name: str) -> bytes:
+        """A semester plot as PNG, or `RequestRejected(404)` for an unknown name. Drawn on the
+        loop's default executor, so slow drawing never holds up the readers of live boards."""
+        if name not in PLOT_NAMES:
+            known = ", ".join(PLOT_NAMES)
+            raise RequestRejected(404, f"plot {name!r}: no such plot; plots: {known}")
+        view = await self.semester()
+        return await asyncio.to_thread(semester_plot, view, name)
 
     async def personal_copy(self, name: str, learner: str, token: str, board_url: str) -> bytes:
         await self.workshop(name)
