@@ -18,6 +18,7 @@ import nbfactory
 from course.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
+collect_ignore_glob = ["data/*"]  # the courses in tests/data are inputs, not tests (nor nbval's)
 
 
 def write_nb(path: Path, nb: nbformat.NotebookNode) -> Path:
