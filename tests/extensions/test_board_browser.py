@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import zipfile
 from collections.abc import Iterator
 
@@ -14,16 +13,6 @@ from board_server import EXERCISES, WORKSHOP, XSS, BoardServer, build_course, ev
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LIVE_UPDATE_MS = 2000
 
 
@@ -37,33 +26,6 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardServer]:
     tokens = build_course(course, learners)
     with serve(course, tokens) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(accept_downloads=True)
-    page = context.new_page()
-    page.dialogs = []
-    page.errors = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
 
 
 def open_board(page, board: BoardServer, token: str) -> None:
@@ -101,7 +63,7 @@ def test_learner_supplied_names_render_as_text(board, page):
     expect(page.locator('tr[data-learner="mallory"] td.learner')).to_have_text(name)
     expect(page.locator('#stuck li[data-learner="mallory"]')).to_contain_text(XSS)
     assert page.locator("img").count() == 0
-    assert page.evaluate("document.scripts.length") == 1
+    assert page.evaluate("document.scripts.length") == 2  # common.js and the page's own
     page.wait_for_timeout(300)
     assert page.dialogs == [] and page.errors == []
 

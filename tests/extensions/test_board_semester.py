@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import struct
 from collections.abc import Iterator
 
@@ -188,35 +187,6 @@ def test_the_page_is_a_shell_without_data(board):
         assert board.request("GET", f"/workshop/static/{asset}").status == 200
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(accept_downloads=True)
-    page = context.new_page()
-    page.dialogs = []
-    page.errors = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
-
-
 def open_page(page, board: BoardServer, who: str) -> None:
     page.goto(f"{board.url}/workshop/semester")
     page.fill("#token", board.tokens[who])
@@ -234,7 +204,7 @@ def test_the_page_renders_names_as_text_and_shows_the_plots(board, page, tmp_pat
     expect(page.locator('#exercises td[data-exercise="square_tests"]')).to_be_visible()
     for plot in ("attendance", "scores"):
         assert page.evaluate(f"document.getElementById('plot-{plot}').naturalWidth") >= 400
-    assert page.evaluate("document.scripts.length") == 1
+    assert page.evaluate("document.scripts.length") == 2  # common.js and the page's own
     with page.expect_download() as download:
         page.click("#download")
     path = tmp_path / "semester.csv"

@@ -2,37 +2,12 @@
 // exercise ids) is put on the page with textContent or setAttribute, never parsed as HTML.
 "use strict";
 
-const TOKEN_KEY = "workshop-board-organiser-token";
 const RETRY_MS = 2000;
 const parts = location.pathname.split("/");
 const workshop = decodeURIComponent(parts[parts.length - 1] || parts[parts.length - 2]);
 const base = location.pathname.slice(0, location.pathname.lastIndexOf("/workshop/board/"));
 const streamUrl = `${base}/workshop/api/board/${encodeURIComponent(workshop)}/stream`;
 const jsonUrl = `${base}/workshop/api/board/${encodeURIComponent(workshop)}`;
-
-const $ = (id) => document.getElementById(id);
-
-function element(tag, text, attributes) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
-  return node;
-}
-
-function setStatus(state, text) {
-  const status = $("status");
-  status.dataset.state = state;
-  status.textContent = text;
-}
-
-function askToken(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
-  $("board").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  setStatus("idle", "not connected");
-  $("token").focus();
-}
 
 function learnerLabel(learner) {
   return learner.name ? `${learner.name} (${learner.id})` : learner.id;

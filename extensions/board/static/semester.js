@@ -3,35 +3,10 @@
 // never parsed as HTML. Plots and the CSV are fetched with the token, never by URL.
 "use strict";
 
-const TOKEN_KEY = "workshop-board-organiser-token";
 const base = location.pathname.slice(0, location.pathname.lastIndexOf("/workshop/semester"));
 const api = `${base}/workshop/api/semester`;
 const HARD_BELOW = 0.3;
 const WEAK_DISCRIMINATION_BELOW = 0.2;
-
-const $ = (id) => document.getElementById(id);
-
-function element(tag, text, attributes) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
-  return node;
-}
-
-function setStatus(state, text) {
-  const status = $("status");
-  status.dataset.state = state;
-  status.textContent = text;
-}
-
-function askToken(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
-  $("semester").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  setStatus("idle", "not connected");
-  $("token").focus();
-}
 
 const percent = (share) => (share === null ? "\u2013" : `${Math.round(share * 100)}%`);
 const number = (value) => (value === null ? "\u2013" : String(Math.round(value * 100) / 100));
