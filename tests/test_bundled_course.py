@@ -48,6 +48,8 @@ def test_sources_are_committed_without_outputs():
             if cell["cell_type"] != "code":
                 continue
             if "nbval-check-output" in cell["metadata"].get("tags", []):
-                assert cell["outputs"] and all(o["output_type"] == "stream" for o in cell["outputs"])
+                assert cell["outputs"] and all(
+                    o["output_type"] == "stream" for o in cell["outputs"]
+                )
             else:
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path
