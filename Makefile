@@ -25,8 +25,9 @@ lint: $(STAMP)
 chromium:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# Two workers (one per core on CI); a test file stays on one worker, its fixtures shared.
 test: lint chromium
-	pytest
+	pytest -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) var

@@ -73,7 +73,7 @@ class EventSender:
         self.spool.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
         name = f"{time.time_ns():020d}-{os.getpid()}-{self._sequence:06d}-{event['key']}.json"
-        temp = self.spool / f".{name}"
+        temp = self.spool / f".{name}.tmp"  # not `*.json` until complete: the thread skips it
         temp.write_text(json.dumps(event), encoding="utf-8")
         temp.replace(self.spool / name)
         self._wake.set()
