@@ -11,7 +11,7 @@ times and measures, in the same run:
                interpreter and its imports, with no grading around it.
 Prints wall times and ratios; checks both graders gave identical scores.
 
-    python bench/grade_vs_nbgrader.py [--learners 60] [--workers 2]
+    python bench/grade_vs_nbgrader.py [--learners 60] [--workers 2] [--workshop NAME]...
 """
 
 from __future__ import annotations
@@ -44,18 +44,19 @@ SCORES = (
 )
 
 
-def build_course(root: Path, learners: int) -> list[str]:
+def build_course(root: Path, learners: int, only: list[str] | None = None) -> list[str]:
     root.mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", root)
     shutil.copytree(REPO / "source", root / "source")
     workshops = sorted(p.name for p in (root / "source").iterdir() if p.is_dir())
+    workshops = [w for w in workshops if not only or w in only]
     for workshop in workshops:
         run([BIN / "workshop", "release", workshop], root)
         make_cohort(root, workshop, learners, seed=len(workshop))
     return workshops
 
 
-def build_peer_course(root: Path, learners: int) -> list[str]:
+def build_peer_course(root: Path, learners: int, only: list[str] | None = None) -> list[str]:
     """nbgrader's own example course, its two real submissions of ps1 copied to N learners."""
     if not PEER.is_dir():
         sys.exit(f"{PEER} not found: put ../shared beside the repository")
@@ -159,11 +160,14 @@ def main() -> None:
         default="bundled",
         help="the bundled workshops, or nbgrader's example course from ../shared/peers",
     )
+    parser.add_argument(
+        "--workshop", action="append", help="bundled course: only these (default: every one)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as temp:
         base = Path(temp) / "base"
         build = build_course if args.course == "bundled" else build_peer_course
-        workshops = build(base, args.learners)
+        workshops = build(base, args.learners, args.workshop)
         copies = {name: Path(temp) / name for name in ("nbgrader", "workshop", "floor")}
         for folder in copies.values():
             shutil.copytree(base, folder, symlinks=True)
