@@ -185,3 +185,38 @@ def test_the_board_and_nbgraders_exchange_end_in_the_same_place(tmp_path):
     report = json.loads((course / "report.json").read_text())
     scores = {s["student"]: s["score"] for s in report["submissions"]}
     assert scores[offline] == 3  # the laptop's answers: both exercises right
+
+
+def test_past_the_due_date_a_submission_is_marked_late_or_refused(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from course.errors import RequestRejected
+    from course.gradebook import open_gradebook
+
+    build_course(tmp_path / "course", LEARNERS)
+    settings = load_settings(tmp_path / "course")
+    due = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+    with open_gradebook(settings) as gradebook:
+        gradebook.update_or_create_assignment(WORKSHOP, duedate=due)
+    engine = open_engine(settings.db_url)
+    create_tables(engine)
+    notebooks = {
+        f"{NOTEBOOK}.ipynb": (settings.release_dir / WORKSHOP / f"{NOTEBOOK}.ipynb").read_text()
+    }
+    late = store_submission(settings, engine, "ada", WORKSHOP, notebooks, late_policy="accept")
+    assert late.late
+    with pytest.raises(RequestRejected) as refused:
+        store_submission(settings, engine, "bob", WORKSHOP, notebooks, late_policy="refuse")
+    assert refused.value.status == 403 and "submissions are closed" in str(refused.value)
+    assert not (settings.submitted_dir / "bob").exists()
+    early = store_submission(
+        settings,
+        engine,
+        "bob",
+        WORKSHOP,
+        notebooks,
+        late_policy="refuse",
+        now=datetime.now(UTC) - timedelta(hours=2),
+    )
+    assert not early.late
+    engine.dispose()
