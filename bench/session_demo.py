@@ -122,6 +122,14 @@ def learner_session(
     return LearnerSession(run, sender, receipt, details["board"], details["token"])
 
 
+def feedback_page(workshop: str, session: LearnerSession) -> bytes:
+    """The learner's feedback page from the board (written there on first request)."""
+    url = f"{session.board}/workshop/api/submissions/{workshop}/{session.run.learner}/feedback"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {session.token}"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return bytes(response.read())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workshop", default="python-numpy-warmup")
@@ -190,6 +198,8 @@ def main() -> None:
             f"{mean:.2f}/{top:g} (all scores back {time.perf_counter() - waited:.0f} s after "
             "the session)"
         )
+        with ThreadPoolExecutor(4) as pool:  # each learner opens their feedback, as the panel links
+            list(pool.map(lambda x: feedback_page(args.workshop, x), sessions))
         pages = list(settings.feedback_dir.rglob("*.html"))
         print(f"feedback: {len(pages)} pages in {settings.relative(settings.feedback_dir)}/")
         print("semester view (workshop progress):", flush=True)
