@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint chromium clean
+.PHONY: demo test lint chromium postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,36 @@ lint: $(STAMP)
 chromium:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# The gradebook and board tests also run against PostgreSQL: Debian's server, in a cluster of our
+# own on a fixed loopback port (TCP on 127.0.0.1 only), with a role that may create the database
+# each test gets. Every step is skipped when already done, so a second run reuses the cluster and
+# starts it again if it stopped. The server's time zone is far from UTC, so a time written with
+# its zone (stored shifted) cannot pass for the naive UTC the gradebook keeps.
+PG_CLUSTER := nbworkshop
+PG_PORT := 55432
+PG_URL := postgresql+psycopg://workshop:workshop@127.0.0.1:$(PG_PORT)/workshop
+PSQL := runuser -u postgres -- psql --port $(PG_PORT) --no-psqlrc --quiet --tuples-only --no-align
+
+postgres:
+	command -v pg_createcluster >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
+	version=$$(ls /usr/lib/postgresql | sort -n | tail -n 1); \
+	conf=/etc/postgresql/$$version/$(PG_CLUSTER); \
+	test -f $$conf/postgresql.conf -a -f $$conf/conf.d/nbworkshop.conf || { \
+		pg_dropcluster --stop $$version $(PG_CLUSTER) 2>/dev/null; rm -rf $$conf; \
+		pg_createcluster --port $(PG_PORT) --start-conf manual $$version $(PG_CLUSTER) && \
+		printf "%s\n" "listen_addresses = '127.0.0.1'" "ssl = off" "max_connections = 200" \
+			"synchronous_commit = off" "timezone = 'Pacific/Chatham'" \
+			> $$conf/conf.d/nbworkshop.conf; \
+	} && \
+	{ pg_ctlcluster $$version $(PG_CLUSTER) status >/dev/null || pg_ctlcluster $$version $(PG_CLUSTER) start; }
+	$(PSQL) -c "SELECT 1 FROM pg_roles WHERE rolname = 'workshop'" | grep -q 1 || \
+		$(PSQL) -c "CREATE ROLE workshop LOGIN CREATEDB PASSWORD 'workshop'"
+	$(PSQL) -c "SELECT 1 FROM pg_database WHERE datname = 'workshop'" | grep -q 1 || \
+		$(PSQL) -c "CREATE DATABASE workshop OWNER workshop"
+
 # Two workers (one per core on CI); a test file stays on one worker, its fixtures shared.
-test: lint chromium
-	pytest -n auto --dist loadfile
+test: lint chromium postgres
+	WORKSHOP_TEST_POSTGRES_URL=$(PG_URL) pytest -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) var

@@ -2,8 +2,11 @@
 
 nbgrader creates a missing database inside `Gradebook()` and then runs the `alembic` executable
 from PATH to stamp its schema version; if that fails, a half-made database is left behind. We
-create it the same way (nbgrader's tables plus the alembic head read with alembic's Python API)
-in a temporary file renamed into place, so nbgrader always finds a complete gradebook.
+create it the same way (nbgrader's tables, the alembic head read with alembic's Python API and
+the course's row) in one transaction, so nbgrader always finds a complete gradebook. A new
+SQLite file is written under a temporary name and linked into place, which fails if another
+process got there first; on a server (PostgreSQL) creators take turns on a schema lock. Either
+way several processes may open a new gradebook at once: two `workshop grade` runs and the board.
 """
 
 from __future__ import annotations
@@ -13,19 +16,30 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from course.settings import Settings
 
-__all__ = ["alembic_head", "open_gradebook", "prepare_database", "submission_count"]
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine, MetaData
+
+__all__ = [
+    "alembic_head",
+    "create_tables",
+    "open_gradebook",
+    "prepare_database",
+    "submission_count",
+]
 
 SQLITE_PREFIX = "sqlite:///"
+SCHEMA_LOCK = 0x6E627773
+"""PostgreSQL advisory lock key held while a process changes the gradebook's schema."""
 
 
 def prepare_database(settings: Settings) -> None:
     """Make sure the course gradebook exists with nbgrader's complete, stamped schema."""
     if not settings.db_url.startswith(SQLITE_PREFIX):
-        _create_schema(settings.db_url)
+        _create_schema(settings.db_url, settings.course_id)
         return
     path = Path(settings.db_url.removeprefix(SQLITE_PREFIX))
     if path.exists():
@@ -34,10 +48,23 @@ def prepare_database(settings: Settings) -> None:
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
-        _create_schema(SQLITE_PREFIX + temp_name)
-        Path(temp_name).replace(path)
+        _create_schema(SQLITE_PREFIX + temp_name, settings.course_id)
+        os.link(temp_name, path)
+    except FileExistsError:
+        pass  # another process created it meanwhile: theirs is as complete as ours
     finally:
         Path(temp_name).unlink(missing_ok=True)
+
+
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create the tables of *metadata* that the gradebook behind *engine* lacks.
+
+    Safe when several processes start on one gradebook at once (concurrent `CREATE TABLE`s of
+    one name fail): each takes the schema lock first and then sees what the one before created.
+    """
+    with engine.begin() as connection:
+        _lock_schema(connection)
+        metadata.create_all(connection, checkfirst=True)
 
 
 def alembic_head() -> str:
@@ -54,15 +81,18 @@ def alembic_head() -> str:
     return head
 
 
-def _create_schema(db_url: str) -> None:
-    from nbgrader.api import Base
-    from sqlalchemy import create_engine, inspect, text
+def _create_schema(db_url: str, course_id: str) -> None:
+    """nbgrader's schema, stamped, with the course's row (which nbgrader would otherwise add
+    on first open, racing other first opens), unless the database already has tables."""
+    from nbgrader.api import Base, Course
+    from sqlalchemy import create_engine, insert, inspect, text
 
     engine = create_engine(db_url)
     try:
-        if inspect(engine).get_table_names():
-            return
         with engine.begin() as connection:
+            _lock_schema(connection)
+            if inspect(connection).get_table_names():
+                return
             Base.metadata.create_all(bind=connection)
             connection.execute(
                 text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
@@ -71,8 +101,22 @@ def _create_schema(db_url: str) -> None:
                 text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
                 {"head": alembic_head()},
             )
+            if course_id:
+                connection.execute(insert(Course.__table__).values(id=course_id))
     finally:
         engine.dispose()
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Hold the gradebook's schema lock until *connection*'s transaction ends: an advisory
+    lock on PostgreSQL, SQLite's write lock taken up front (its driver begins a transaction
+    only at the first data change, after the checks of `create_all`)."""
+    from sqlalchemy import text
+
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

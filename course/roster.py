@@ -18,6 +18,8 @@ from course.settings import Settings
 __all__ = ["COLUMNS", "Learner", "RosterImport", "import_roster", "list_roster", "read_roster"]
 
 COLUMNS = ("id", "first_name", "last_name", "email")
+MAX_LENGTH = 128
+"""nbgrader's column size; PostgreSQL refuses longer values, SQLite would keep them."""
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
 
@@ -45,7 +47,7 @@ def read_roster(path: Path) -> tuple[Learner, ...]:
     """Parse a roster CSV (header `id,first_name,last_name,email`; only `id` is required).
 
     Raises `RosterError` listing every bad line: empty or invalid ids, duplicates, rows with
-    too many or too few fields, unknown columns.
+    too many or too few fields, unknown columns, values the gradebook cannot hold.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -150,6 +152,9 @@ def _row_problem(row: list[str], header: list[str], first_seen: dict[str, int]) 
         )
     if learner_id in first_seen:
         return f"duplicate id {learner_id!r} (first on line {first_seen[learner_id]})"
+    for column, value in values.items():
+        if len(value) > MAX_LENGTH or "\0" in value:
+            return f"{column} of {learner_id!r}: at most {MAX_LENGTH} characters, none of them NUL"
     email = values.get("email")
     if email and "@" not in email:
         return f"invalid email {email!r} for {learner_id!r}"

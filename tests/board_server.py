@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,6 @@ from urllib.parse import urlsplit
 import nbfactory
 import nbformat
 
-REPO = Path(__file__).resolve().parent.parent
 WORKSHOP = "ws"
 NOTEBOOK = "nb"
 EXERCISES = ("square_tests", "cube_tests")
@@ -48,16 +46,17 @@ def two_exercise_notebook() -> nbformat.NotebookNode:
     )
 
 
-def build_course(root: Path, learners: list[dict[str, str]]) -> dict[str, str]:
-    """A course with workshop `ws` released and *learners* on the roster; returns tokens by
-    learner id plus `"organiser"`."""
-    from conftest import run_cli
+def build_course(
+    root: Path, learners: list[dict[str, str]], db_url: str | None = None
+) -> dict[str, str]:
+    """A course with workshop `ws` released and *learners* on the roster, its gradebook at
+    *db_url* (default: SQLite in the course); returns tokens by learner id plus `"organiser"`."""
+    from conftest import new_course, run_cli
 
     from course.settings import load_settings
     from extensions.board.tokens import issue_learner_tokens, issue_organiser_token
 
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    new_course(root, db_url)
     path = root / "source" / WORKSHOP / f"{NOTEBOOK}.ipynb"
     path.parent.mkdir(parents=True)
     nbformat.write(two_exercise_notebook(), str(path))

@@ -3,6 +3,7 @@
 A batch is accepted whole or refused whole (400 naming the first bad field): the learner's
 client sets a refused batch aside for a person to look at, so a half-stored batch would be
 harder to reason about than none. Unknown fields are ignored, so a newer client can add some.
+Text may not contain NUL, which PostgreSQL cannot store (SQLite would, so both refuse it).
 """
 
 from __future__ import annotations
@@ -103,8 +104,10 @@ def _event(item: object, where: str) -> Event:
 
 def _text(item: Mapping[str, Any], name: str, limit: int, where: str) -> str:
     value = item.get(name)
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise RequestRejected(400, f"{where}.{name}: expected a string of 1 to {limit} characters")
+    if not isinstance(value, str) or not value or len(value) > limit or "\0" in value:
+        raise RequestRejected(
+            400, f"{where}.{name}: expected a string of 1 to {limit} characters, none of them NUL"
+        )
     return value
 
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
     event,
 )
 
+from course.gradebook import create_tables as create_missing
+
 __all__ = ["EVENT", "ROLES", "SUBMISSION", "TOKEN", "create_tables", "open_engine"]
 
 ROLES = ("learner", "organiser")
@@ -97,7 +99,7 @@ def open_engine(db_url: str) -> Engine:
 
 def create_tables(engine: Engine) -> None:
     """Create the board's tables if they are missing; nbgrader's tables are left alone."""
-    metadata.create_all(engine, checkfirst=True)
+    create_missing(engine, metadata)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -24,6 +24,7 @@ from course.errors import ServeError
 from course.settings import load_settings
 from extensions.board.app import BoardApp
 from extensions.board.catalogue import load_catalogue
+from extensions.board.schema import open_engine
 
 __all__ = ["StandaloneBoard", "open_board_server"]
 
@@ -99,9 +100,7 @@ def open_board_server(course_dir: Path, host: str, port: int) -> StandaloneBoard
     if ":" in shown:
         shown = f"[{shown}]"
     url = f"http://{shown}:{server.port}{server.base_url.rstrip('/')}"
-    from sqlalchemy import create_engine
-
-    engine = create_engine(settings.db_url)
+    engine = open_engine(settings.db_url)
     try:
         workshops = tuple(sorted(load_catalogue(engine, settings).workshops))
     finally:

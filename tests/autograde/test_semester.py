@@ -1,4 +1,5 @@
-"""The semester view on a hand-checkable cohort, written through nbgrader's own Gradebook API.
+"""The semester view on a hand-checkable cohort, written through nbgrader's own Gradebook API
+into a gradebook on SQLite and on PostgreSQL.
 
 Workshop `regression` (Checks on 3 March, not first by name) has four exercises and two cells
 that are not exercises (a manual essay and a graded solution cell):
@@ -21,15 +22,15 @@ import csv
 import io
 import json
 import math
-import shutil
 import struct
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import nbfactory
 import nbformat
 import pytest
-from conftest import REPO, run_cli
+from conftest import gradebook_url, new_course, run_cli
 
 from autograde.semester import SemesterView, item_rest_correlation
 from autograde.semester_query import load_semester
@@ -156,16 +157,20 @@ def store_checks(settings: Settings) -> None:
         engine.dispose()
 
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
+
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("semester") / "course"
-    root.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    write_source(root)
-    settings = load_settings(root)
-    build_gradebook(settings)
-    store_checks(settings)
-    return root
+def course(
+    tmp_path_factory: pytest.TempPathFactory, database: str, request: pytest.FixtureRequest
+) -> Iterator[Path]:
+    with gradebook_url(database, request) as url:
+        root = new_course(tmp_path_factory.mktemp("semester") / "course", url)
+        write_source(root)
+        settings = load_settings(root)
+        build_gradebook(settings)
+        store_checks(settings)
+        yield root
 
 
 @pytest.fixture(scope="module")
@@ -286,11 +291,7 @@ def test_json_twin_is_plain_json(view):
     assert document["learners"][2]["first_name"] == XSS
 
 
-def test_a_course_without_the_board_table_has_no_checks(tmp_path):
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    settings = load_settings(root)
+def test_a_course_without_the_board_table_has_no_checks(settings):
     build_gradebook(settings)
     view = load_semester(settings)
     assert all(w.present == 0 for w in view.workshops)
@@ -355,11 +356,8 @@ def test_plots_are_png_images(view, tmp_path):
         semester_plot(view, "nope")
 
 
-def test_plots_of_an_empty_course(tmp_path):
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    view = load_semester(load_settings(root))
+def test_plots_of_an_empty_course(settings):
+    view = load_semester(settings)
     assert view.workshops == () and view.learners == ()
     for name in PLOT_NAMES:
         png_size(semester_plot(view, name))

@@ -3,6 +3,8 @@ import pytest
 from course.errors import RosterError
 from course.roster import import_roster, list_roster, read_roster
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 
 def roster(tmp_path, text):
     path = tmp_path / "roster.csv"
@@ -43,6 +45,21 @@ def test_every_bad_line_is_reported_and_nothing_is_written(settings, tmp_path):
         "starting with a letter or digit",
     ]
     assert list_roster(settings) == ()
+
+
+def test_values_the_gradebook_cannot_hold_are_refused_before_writing(settings, tmp_path):
+    long_name = "x" * 129
+    path = roster(tmp_path, f"id,first_name\nada,Ada\nbob,{long_name}\ncat,C\0t\n")
+    with pytest.raises(RosterError) as error:
+        import_roster(settings, path)
+    assert str(error.value).splitlines() == [
+        f"{path}: line 3: first_name of 'bob': at most 128 characters, none of them NUL",
+        f"{path}: line 4: first_name of 'cat': at most 128 characters, none of them NUL",
+    ]
+    assert list_roster(settings) == ()
+    fits = import_roster(settings, roster(tmp_path, f"id,first_name\nbob,{long_name[:128]}\n"))
+    assert fits.added == ("bob",)
+    assert list_roster(settings)[0].first_name == long_name[:128]
 
 
 def test_header_problems_are_reported_on_line_one(tmp_path):

@@ -1,11 +1,11 @@
-"""The session board's HTTP API against a real `workshop serve` on loopback, real SQLite."""
+"""The session board's HTTP API against a real `workshop serve` on loopback, its gradebook on
+real SQLite and on real PostgreSQL."""
 
 from __future__ import annotations
 
 import http.client
 import io
 import json
-import sqlite3
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,8 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from board_server import EXERCISES, NOTEBOOK, WORKSHOP, XSS, BoardServer, build_course, event, serve
+from conftest import gradebook_url
+from sqlalchemy import create_engine, text
 
-pytestmark = pytest.mark.server
+from course.settings import load_settings
+
+pytestmark = [pytest.mark.server, pytest.mark.databases("sqlite", "postgresql")]
 
 PUBLIC_URL = "https://board.example.invalid/session"
 LEARNERS = [
@@ -29,18 +33,25 @@ LEARNERS = [
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardServer]:
+def board(
+    tmp_path_factory: pytest.TempPathFactory, database: str, request: pytest.FixtureRequest
+) -> Iterator[BoardServer]:
     course = tmp_path_factory.mktemp("board") / "course"
-    tokens = build_course(course, LEARNERS)
-    with (course / "nbgrader_config.py").open("a") as config:
-        config.write(f"c.BoardApp.public_url = {PUBLIC_URL!r}\n")
-    with serve(course, tokens) as server:
-        yield server
+    with gradebook_url(database, request) as url:
+        tokens = build_course(course, LEARNERS, url)
+        with (course / "nbgrader_config.py").open("a") as config:
+            config.write(f"c.BoardApp.public_url = {PUBLIC_URL!r}\n")
+        with serve(course, tokens) as server:
+            yield server
 
 
-def stored(board: BoardServer, sql: str, *args: object) -> list[tuple[object, ...]]:
-    with sqlite3.connect(board.course / "var" / "gradebook.db") as db:
-        return db.execute(sql, args).fetchall()
+def stored(board: BoardServer, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(load_settings(board.course).db_url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
 
 
 def test_serve_prints_the_board_and_join_pages_of_each_released_workshop(board):
@@ -115,6 +126,7 @@ def _without(name):
     [
         (_without("key"), "events[0].key"),
         (lambda e: e.update(key="k" * 65), "events[0].key"),
+        (lambda e: e.update(key="k\x00"), "events[0].key"),
         (lambda e: e.update(passed="yes"), "events[0].passed"),
         (lambda e: e.update(points="1"), "events[0].points"),
         (lambda e: e.update(points=3, max_points=1), "events[0].points"),
@@ -168,7 +180,8 @@ def test_the_same_key_sent_twice_is_stored_once(board):
     )
     assert in_one_request.json() == {"accepted": 1, "duplicates": 1}
     assert stored(
-        board, "select key, count(*) from workshop_event where learner = 'carol' group by key"
+        board,
+        "select key, count(*) from workshop_event where learner = 'carol' group by key order by key",
     ) == [("carol-once", 1), ("carol-twice", 1), ("carol-x", 1)]
 
 

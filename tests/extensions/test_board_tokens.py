@@ -1,4 +1,5 @@
-"""Board tokens: issued once, stored hashed, rotated on request; `workshop roster tokens`."""
+"""Board tokens: issued once, stored hashed, rotated on request; `workshop roster tokens`; on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import stat
 
 import pytest
 from conftest import run_cli
+from sqlalchemy import MetaData, select
 
 from course.errors import RosterError
 from course.roster import import_roster
@@ -19,6 +21,8 @@ from extensions.board.tokens import (
     issue_learner_tokens,
     issue_organiser_token,
 )
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 
 @pytest.fixture
@@ -36,16 +40,30 @@ def identity(settings, token):
         engine.dispose()
 
 
-def test_tokens_are_random_and_stored_only_as_sha256(roster):
+def everything_stored(settings, database) -> bytes:
+    """The SQLite file with its write-ahead log, or every row of every PostgreSQL table."""
+    if database == "sqlite":
+        return b"".join(p.read_bytes() for p in (settings.root / "var").glob("gradebook.db*"))
+    engine = open_engine(settings.db_url)
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+        with engine.connect() as connection:
+            rows = [row for t in tables.sorted_tables for row in connection.execute(select(t))]
+    finally:
+        engine.dispose()
+    return repr(rows).encode()
+
+
+def test_tokens_are_random_and_stored_only_as_sha256(roster, database):
     issued = issue_learner_tokens(roster).issued
     assert [t.subject for t in issued] == ["alice", "bob", "carol"]
     assert len({t.token for t in issued}) == 3
     assert all(len(t.token) >= 32 for t in issued)
-    database = (roster.root / "var" / "gradebook.db").read_bytes()
-    for path in (roster.root / "var").glob("gradebook.db-wal"):
-        database += path.read_bytes()
+    stored = everything_stored(roster, database)
+    assert hash_token(issued[0].token).encode() in stored
     for t in issued:
-        assert t.token.encode() not in database
+        assert t.token.encode() not in stored
     assert identity(roster, issued[0].token) == Identity("learner", "alice")
     assert len(hash_token(issued[0].token)) == 64
 
