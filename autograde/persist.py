@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 
 from autograde.submissions import TIMESTAMP_FILE, Submission
+from course.errors import ConfigError
+from course.gradebook import create_tables
 from course.notebook_io import replace_folder, write_notebook
 from course.score import score_cells
 from course.settings import Settings
@@ -50,7 +52,7 @@ GRADED = Table(
 
 def graded_fingerprints(gradebook: Any, assignment: str) -> dict[str, str]:
     """Student id -> fingerprint of the submission version whose grades are in the gradebook."""
-    _metadata.create_all(gradebook.engine, checkfirst=True)
+    create_tables(gradebook.engine, _metadata)
     rows = gradebook.db.execute(
         select(GRADED.c.student, GRADED.c.fingerprint).where(GRADED.c.assignment == assignment)
     )
@@ -208,9 +210,7 @@ def _submission_row(gradebook: Any, submission: Submission) -> Any:
     )
 
     session = gradebook.db
-    if session.get(Student, submission.student) is None:
-        session.add(Student(id=submission.student))
-        session.flush()
+    _add_missing_student(session, submission.student)
     try:
         record = gradebook.find_submission(submission.assignment, submission.student)
     except MissingEntry:
@@ -233,6 +233,28 @@ def _submission_row(gradebook: Any, submission: Submission) -> Any:
         record.timestamp = submission.timestamp
     session.flush()
     return record
+
+
+def _add_missing_student(session: Any, student: str) -> None:
+    """Add *student* to the roster unless present, in one statement that leaves the row of
+    another grader adding the same student at the same moment alone (a check-then-insert
+    would fail on the primary key)."""
+    from nbgrader.api import Student
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    roster = Student.__table__
+    name = session.get_bind().dialect.name
+    statement: postgresql.Insert | sqlite.Insert
+    if name == "postgresql":
+        statement = postgresql.insert(roster).values(id=student)
+    elif name == "sqlite":
+        statement = sqlite.insert(roster).values(id=student)
+    else:
+        raise ConfigError(
+            f"c.CourseDirectory.db_url: {name} gradebooks are not supported; "
+            "use SQLite or PostgreSQL"
+        )
+    session.execute(statement.on_conflict_do_nothing())
 
 
 def _assign_late_penalties(settings: Settings, session: Any, record: Any) -> None:

@@ -1,9 +1,9 @@
-"""A batch killed half-way, re-run: every submission graded exactly once; manual grades kept."""
+"""A batch killed half-way, re-run: every submission graded exactly once; manual grades kept;
+on SQLite and PostgreSQL."""
 
 import copy
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -11,12 +11,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from sqlalchemy import create_engine, inspect, text
 
 from autograde.grade import grade_assignment
 from course.gradebook import open_gradebook
 from course.release import release_workshop
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.databases("sqlite", "postgresql")]
 
 STUDENTS = [f"learner{i:02d}" for i in range(8)]
 
@@ -34,12 +35,14 @@ def submit(settings, student, square_source, stamp="2026-11-20 10:00:00.000000 U
 
 
 def graded_students(settings):
-    db = settings.db_url.removeprefix("sqlite:///")
+    engine = create_engine(settings.db_url)
     try:
-        with sqlite3.connect(db) as connection:
-            return {row[0] for row in connection.execute("select student from workshop_graded")}
-    except sqlite3.OperationalError:
-        return set()
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("workshop_graded"):
+                return set()
+            return set(connection.execute(text("select student from workshop_graded")).scalars())
+    finally:
+        engine.dispose()
 
 
 def test_killed_batch_resumes_without_grading_twice(settings):
