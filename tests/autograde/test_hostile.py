@@ -274,9 +274,19 @@ def test_the_batch_finishes_and_every_learner_is_accounted_for(graded):
 def test_each_behaviour_costs_only_its_own_points(graded, student):
     settings, report, _ = graded
     expected_scores, expected_codes = EXPECTED[student]
-    assert cell_scores(settings, student) == expected_scores
     result = next(r for r in report.results if r.student == student)
+    assert cell_scores(settings, student) == expected_scores, graded_outputs(settings, result)
     assert expected_codes <= {f.code for f in result.findings}
+
+
+def graded_outputs(settings, result):
+    """What to read when a score is off: the findings and every graded cell's outputs."""
+    lines = [f"findings: {[f.to_json() for f in result.findings]}"]
+    for path in sorted((settings.autograded_dir / result.student / "hw").glob("*.ipynb")):
+        for cell in nbformat.read(path, 4).cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                lines.append(f"{path.name} {cell.metadata.nbgrader.grade_id}: {cell.outputs}")
+    return "\n".join(lines)
 
 
 def test_learner_code_sees_no_course_files_and_no_network(graded):
