@@ -18,11 +18,12 @@ from typing import Any
 from nbformat import NotebookNode
 
 from autograde.collect import apply_run, job_for
+from autograde.executor import Executor, open_executor
 from autograde.findings import Finding
 from autograde.isolation import Limits
 from autograde.persist import graded_fingerprints, save_grades, write_autograded
 from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
-from autograde.sandbox import NotebookJob, Sandbox
+from autograde.sandbox import NotebookJob
 from autograde.submissions import Submission, find_submissions
 from course.errors import NotebookError, WorkshopError
 from course.gradebook import open_gradebook
@@ -145,12 +146,14 @@ def grade_assignment(
     cell_timeout_s: float | None = None,
     force: bool = False,
     progress: Progress | None = None,
-    sandbox: Sandbox | None = None,
+    sandbox: Executor | None = None,
     on_result: Callable[[SubmissionResult], None] | None = None,
 ) -> GradeReport:
     """Grade the submissions of *assignment*; unchanged, already graded ones are skipped.
 
-    Pass a *sandbox* started earlier (see `Sandbox`) to let it boot while settings load.
+    Notebooks run where `c.Workshop.dask_scheduler` says (a Dask cluster, or this machine's
+    sandbox with *workers* lanes); pass a *sandbox* entered earlier (see `open_executor`) to let
+    it boot while settings load.
     *on_result* hears of each submission as soon as its grades are committed.
     """
     from nbgrader.api import MissingEntry
@@ -176,7 +179,11 @@ def grade_assignment(
         with ExitStack() as stack:
             if sandbox is None:
                 sandbox = stack.enter_context(
-                    Sandbox(preload=settings.preload_modules, workers=workers)
+                    open_executor(
+                        preload=settings.preload_modules,
+                        workers=workers,
+                        scheduler=settings.dask_scheduler,
+                    )
                 )
             progress.start(sum(len(s.notebooks) for s, _ in todo), f"grade {assignment}")
             pending: dict[str, _Pending] = {}
@@ -221,7 +228,7 @@ def grade_assignment(
 
 def _prepare(
     settings: Settings,
-    sandbox: Sandbox,
+    sandbox: Executor,
     state: _Pending,
     reference: dict[str, ReferenceNotebook],
 ) -> Iterator[tuple[str, NotebookJob]]:

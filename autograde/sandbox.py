@@ -76,9 +76,12 @@ def learner_env(workdir: Path) -> dict[str, str]:
 class Sandbox:
     """Run notebook jobs in forked, isolated children of one warm template process."""
 
-    def __init__(self, *, preload: Sequence[str], workers: int) -> None:
+    def __init__(self, *, preload: Sequence[str], workers: int, first_lane: int = 0) -> None:
+        """*first_lane* numbers this sandbox's lanes (and so their uids) from there, for several
+        sandboxes sharing one machine, as Dask workers do (`autograde.cluster`)."""
         self.preload = list(preload)
         self.workers = max(1, workers)
+        self.first_lane = first_lane
         self.isolation: dict[str, bool] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -157,7 +160,7 @@ class Sandbox:
     def _send(
         self, job: NotebookJob, lane: int, limits: Limits, hidden_paths: Sequence[str]
     ) -> None:
-        uid = SANDBOX_UID_BASE + lane if self.isolation.get("setuid") else None
+        uid = SANDBOX_UID_BASE + self.first_lane + lane if self.isolation.get("setuid") else None
         if uid is not None:
             _chown_tree(job.workdir, uid)
         payload = {

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +190,15 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="notebooks graded at once (default: number of CPUs)",
+        help="notebooks graded at once on this machine (default: number of CPUs)",
+    )
+    grade.add_argument(
+        "--cluster",
+        default="",
+        metavar="tcp://HOST:PORT",
+        help="run the notebooks on the Dask cluster of this scheduler instead, its worker "
+        "threads deciding how many at once (default: c.Workshop.dask_scheduler, else this "
+        "machine)",
     )
     grade.add_argument(
         "--timeout-s",
@@ -401,10 +409,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from autograde.sandbox import Sandbox
-    from course.settings import preload_modules
+    from autograde.executor import ClusterUnreachable, open_executor
+    from course.settings import grading_engine
 
-    with Sandbox(preload=preload_modules(args.course), workers=args.workers) as sandbox:
+    engine = grading_engine(args.course)
+    executor = open_executor(
+        preload=engine.preload_modules,
+        workers=args.workers,
+        scheduler=args.cluster or engine.dask_scheduler,
+    )
+    with ExitStack() as stack:
+        try:
+            sandbox = stack.enter_context(executor)
+        except ClusterUnreachable as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         from autograde.grade import grade_assignment, merged_report, require_assignments
         from course.notebook_io import write_text_atomic
 

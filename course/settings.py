@@ -16,7 +16,15 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from course.errors import ConfigError, CourseNotFound
 
-__all__ = ["CONFIG_FILE", "Markers", "Settings", "Workshop", "load_settings", "preload_modules"]
+__all__ = [
+    "CONFIG_FILE",
+    "GradingEngine",
+    "Markers",
+    "Settings",
+    "Workshop",
+    "grading_engine",
+    "load_settings",
+]
 
 CONFIG_FILE = "nbgrader_config.py"
 
@@ -53,6 +61,11 @@ class Workshop(Configurable):
         [],
         help="Extra folders graded code must not see (the course's private folders always are).",
     ).tag(config=True)
+    dask_scheduler = Unicode(
+        "",
+        help="Address (tcp://HOST:PORT) of an existing Dask scheduler whose workers run the "
+        "graded notebooks; empty: this machine's sandbox.",
+    ).tag(config=True)
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,7 @@ class Settings:
     output_mb: int
     preload_modules: tuple[str, ...]
     hidden_paths: tuple[Path, ...]
+    dask_scheduler: str
     nbgrader_config: Config
 
     @property
@@ -149,17 +163,29 @@ def load_settings(course_dir: Path) -> Settings:
         output_mb=workshop.output_mb,
         preload_modules=tuple(workshop.preload_modules),
         hidden_paths=tuple(course_root / p for p in workshop.hidden_paths),
+        dask_scheduler=workshop.dask_scheduler,
         nbgrader_config=config,
     )
 
 
-def preload_modules(course_dir: Path) -> tuple[str, ...]:
-    """`c.Workshop.preload_modules`, read without importing nbgrader.
+@dataclass(frozen=True)
+class GradingEngine:
+    """What the grading engine needs before anything else: where notebooks run, and what its
+    warm template imports."""
 
-    Importing nbgrader takes seconds; reading this first lets the grading template start its own
-    imports meanwhile.
+    preload_modules: tuple[str, ...]
+    dask_scheduler: str
+
+
+def grading_engine(course_dir: Path) -> GradingEngine:
+    """`c.Workshop.preload_modules` and `c.Workshop.dask_scheduler`, read without importing
+    nbgrader.
+
+    Importing nbgrader takes seconds; reading these first lets the grading template start its
+    own imports (or the cluster connection be made) meanwhile.
     """
-    return tuple(Workshop(config=_read_config(course_dir.resolve())).preload_modules)
+    workshop = Workshop(config=_read_config(course_dir.resolve()))
+    return GradingEngine(tuple(workshop.preload_modules), workshop.dask_scheduler)
 
 
 def _read_config(root: Path) -> Config:
