@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine, text
 
-from course.gradebook import alembic_head, open_gradebook, prepare_database
+from course.gradebook import alembic_head, create_tables, open_gradebook, prepare_database
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -58,3 +58,24 @@ def test_first_opens_at_the_same_moment_share_one_complete_gradebook(settings):
     assert sorted(scalars(settings, "SELECT id FROM student")) == learners
     assert scalars(settings, "SELECT version_num FROM alembic_version") == [alembic_head()]
     assert scalars(settings, "SELECT id FROM course") == [settings.course_id]
+
+
+def test_tables_created_from_many_places_at_once_exist_once(settings):
+    from sqlalchemy import Column, Integer, MetaData, Table, inspect
+
+    prepare_database(settings)
+    tables = MetaData()
+    Table("workshop_extra", tables, Column("id", Integer, primary_key=True))
+    start = threading.Barrier(6)
+    engine = create_engine(settings.db_url)
+
+    def create() -> None:
+        start.wait()
+        create_tables(engine, tables)
+
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda _: create(), range(6)))
+        assert inspect(engine).has_table("workshop_extra")
+    finally:
+        engine.dispose()
