@@ -1,4 +1,5 @@
-"""Submit from the notebook, graded on submit, nothing lost across a server restart (issue 5)."""
+"""Submit from the notebook, graded on submit, nothing lost across a server restart (issue 5);
+the submission queue on SQLite and PostgreSQL."""
 
 import getpass
 import json
@@ -10,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from board_server import NOTEBOOK, WORKSHOP, build_course, serve
-from conftest import run_cli
+from conftest import gradebook_url, run_cli
 from kernels import learner_kernel
 from sqlalchemy import update
 
@@ -20,6 +21,13 @@ from extensions.board.schema import SUBMISSION, create_tables, open_engine
 
 LEARNERS = [{"id": "ada"}, {"id": "bob"}]
 REPO_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def tokens(tmp_path, database, request):
+    """The board's course in `tmp_path / "course"`, gradebook on the engine of `database`."""
+    with gradebook_url(database, request) as url:
+        yield build_course(tmp_path / "course", LEARNERS, url)
 
 
 def answered(folder, square: str, cube: str) -> nbformat.NotebookNode:
@@ -50,8 +58,7 @@ def wait_for_result(board, token: str, learner: str, receipt_id: int) -> dict:
 
 @pytest.mark.server
 @pytest.mark.kernel
-def test_submit_from_the_notebook_is_graded_and_shown(tmp_path):
-    tokens = build_course(tmp_path / "course", LEARNERS)
+def test_submit_from_the_notebook_is_graded_and_shown(tmp_path, tokens):
     with serve(tmp_path / "course", tokens) as board:
         into = str(tmp_path / "ada")
         join_url = f"{board.url}/workshop/join/{WORKSHOP}"
@@ -122,8 +129,8 @@ def test_submit_from_the_notebook_is_graded_and_shown(tmp_path):
 
 
 @pytest.mark.server
-def test_a_restarted_server_grades_what_was_queued_or_half_graded(tmp_path):
-    tokens = build_course(tmp_path / "course", LEARNERS)
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_restarted_server_grades_what_was_queued_or_half_graded(tmp_path, tokens):
     settings = load_settings(tmp_path / "course")
     engine = open_engine(settings.db_url)
     create_tables(engine)
@@ -153,10 +160,9 @@ def nbgrader(*args: str, cwd) -> None:
 
 @pytest.mark.server
 @pytest.mark.kernel
-def test_the_board_and_nbgraders_exchange_end_in_the_same_place(tmp_path):
+def test_the_board_and_nbgraders_exchange_end_in_the_same_place(tmp_path, tokens):
     """A laptop offline hands in with `nbgrader submit`; the organiser collects; `workshop
     grade` grades both that and a board submission from the same submitted folder."""
-    tokens = build_course(tmp_path / "course", LEARNERS)
     course, exchange, laptop = tmp_path / "course", tmp_path / "exchange", tmp_path / "laptop"
     exchange.mkdir()
     laptop.mkdir()
@@ -187,13 +193,13 @@ def test_the_board_and_nbgraders_exchange_end_in_the_same_place(tmp_path):
     assert scores[offline] == 3  # the laptop's answers: both exercises right
 
 
-def test_past_the_due_date_a_submission_is_marked_late_or_refused(tmp_path):
+@pytest.mark.databases("sqlite", "postgresql")
+def test_past_the_due_date_a_submission_is_marked_late_or_refused(tmp_path, tokens):
     from datetime import UTC, datetime, timedelta
 
     from course.errors import RequestRejected
     from course.gradebook import open_gradebook
 
-    build_course(tmp_path / "course", LEARNERS)
     settings = load_settings(tmp_path / "course")
     due = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
     with open_gradebook(settings) as gradebook:
