@@ -1,9 +1,12 @@
 """Check events reach the board: spooled while it is down, none lost, none counted twice; and a
 personal copy fetched with `workshop join` reports from a real kernel."""
 
+import json
 import shutil
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from board_server import NOTEBOOK, WORKSHOP, build_course, serve
@@ -73,6 +76,41 @@ def test_events_wait_in_the_spool_while_the_board_is_down_and_arrive_once(tmp_pa
         assert "no_such_exercise" in kept_aside.read_text()
 
 
+def test_a_board_that_does_not_answer_never_holds_up_a_check(tmp_path):
+    """The board takes the request and sits on it: Checks meanwhile return at once and are
+    spooled; once it answers, everything arrives (a resend after a timeout counts once)."""
+    arrived, answer = threading.Event(), threading.Event()
+    stored: dict[str, dict] = {}
+
+    class SlowBoard(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            events = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["events"]
+            arrived.set()
+            answer.wait(30)
+            stored.update((e["key"], e) for e in events)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"accepted": 1, "duplicates": 0}')
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), SlowBoard) as board:
+        threading.Thread(target=board.serve_forever, daemon=True).start()
+        sender = EventSender(f"http://127.0.0.1:{board.server_port}", "token", tmp_path / "spool")
+        sender.send(check_event(1, passed=False))
+        assert arrived.wait(20), "the sender never posted"
+        checking = threading.Thread(target=sender.send, args=(check_event(2, passed=True),))
+        checking.start()
+        checking.join(timeout=2)
+        assert not checking.is_alive(), "a Check waited for the board"
+        assert sender.pending() == 2
+        answer.set()
+        assert sender.flush(timeout_s=30)
+        board.shutdown()
+    assert sorted(e["attempt"] for e in stored.values()) == [1, 2]
+
+
 @pytest.mark.server
 @pytest.mark.kernel
 def test_a_personal_copy_from_the_join_endpoint_reports_checks(tmp_path):
@@ -97,6 +135,11 @@ def test_a_personal_copy_from_the_join_endpoint_reports_checks(tmp_path):
             kernel.run("def square(x):\n    return x * x")
             kernel.run("p.run()")
             assert kernel.json("p.session.sender.flush(20)") is True
+            saved_with_the_notebook = kernel.run(  # what "save widget state" writes
+                "import json\nfrom ipywidgets.embed import dependency_state\n"
+                "print(json.dumps(dependency_state([p.view.box])))"
+            )
+        assert "Passed" in saved_with_the_notebook and tokens["ada"] not in saved_with_the_notebook
         progress = square_progress(board, tokens["ada"])
         assert progress["attempts"] == 2 and progress["passed"]
     shutil.rmtree(tmp_path / "learner")
