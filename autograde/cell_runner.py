@@ -112,10 +112,12 @@ class _Stream(io.TextIOBase):
         return len(text)
 
 
-def make_shell(sink: OutputSink) -> Any:
+def make_shell(sink: OutputSink, *, png_figures: bool = True) -> Any:
     """An IPython shell whose displays, results and tracebacks go to *sink*.
 
-    Built once in the template process (before any fork), without history or threads.
+    Built once in the template process (before any fork), without history or threads. Figures
+    are shown as PNG, as in a kernel with the inline backend, or without *png_figures* as their
+    text form only: rendering is most of the work of a figure-heavy notebook, and no test sees it.
     """
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
@@ -181,6 +183,10 @@ def make_shell(sink: OutputSink) -> Any:
     config.InteractiveShell.autocall = 0
     shell = SinkShell.instance(config=config)
     shell.enable_matplotlib("inline")  # type: ignore[no-untyped-call]
+    if not png_figures:
+        from IPython.core.pylabtools import select_figure_formats
+
+        select_figure_formats(shell, set())
     return shell
 
 

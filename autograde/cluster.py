@@ -63,9 +63,9 @@ class _WorkerRun:
 class DaskSandbox:
     """Run notebook jobs as tasks on the Dask cluster whose scheduler listens at *address*."""
 
-    def __init__(self, address: str, *, preload: Sequence[str]) -> None:
+    def __init__(self, address: str, *, preload: Sequence[str], figures: str = "png") -> None:
         self.address = address
-        self.plugin = SandboxPlugin(preload)
+        self.plugin = SandboxPlugin(preload, figures)
         self._client: Client | None = None
         self._warnings: set[str] = set()
         self._root = Path(tempfile.mkdtemp(prefix="workshop-cluster-"))
@@ -80,7 +80,11 @@ class DaskSandbox:
                 f"--cluster / c.Workshop.dask_scheduler: cannot reach a Dask scheduler at "
                 f"{self.address} ({error}); start one with `dask scheduler` or fix the address"
             ) from error
-        self._client.register_plugin(self.plugin, name=self.plugin.name)
+        try:
+            self._client.register_plugin(self.plugin, name=self.plugin.name)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
@@ -177,16 +181,20 @@ class SandboxPlugin(WorkerPlugin):
     _lanes: queue.SimpleQueue[Sandbox]
     _stack: ExitStack
 
-    def __init__(self, preload: Sequence[str]) -> None:
+    def __init__(self, preload: Sequence[str], figures: str) -> None:
         self.preload = tuple(preload)
-        self.name = f"nbworkshop-sandbox-{tokenize(version('nbworkshop'), self.preload)}"
+        self.figures = figures
+        token = tokenize(version("nbworkshop"), self.preload, figures)
+        self.name = f"nbworkshop-sandbox-{token}"
 
     def setup(self, worker: Worker) -> None:
         self._stack = ExitStack()
         self._lanes = queue.SimpleQueue()
         for _ in range(worker.state.nthreads):
             lane = _claim_lane(self._stack)
-            sandbox = Sandbox(preload=self.preload, workers=1, first_lane=lane)
+            sandbox = Sandbox(
+                preload=self.preload, workers=1, first_lane=lane, figures=self.figures
+            )
             self._lanes.put(self._stack.enter_context(sandbox))
 
     def teardown(self, worker: Worker) -> None:

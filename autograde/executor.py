@@ -51,11 +51,13 @@ class Executor(Protocol):
     ) -> None: ...
 
 
-def open_executor(*, preload: Sequence[str], workers: int, scheduler: str) -> Executor:
+def open_executor(
+    *, preload: Sequence[str], workers: int, scheduler: str, figures: str = "png"
+) -> Executor:
     """The Dask cluster at *scheduler* when one is given, else a local sandbox of *workers*
     lanes; not entered yet (entering starts the template, or connects to the scheduler)."""
     if not scheduler:
-        return Sandbox(preload=preload, workers=workers)
+        return Sandbox(preload=preload, workers=workers, figures=figures)
     from autograde.cluster import DaskSandbox
 
-    return DaskSandbox(scheduler, preload=preload)
+    return DaskSandbox(scheduler, preload=preload, figures=figures)

@@ -181,6 +181,7 @@ def grade_assignment(
                 sandbox = stack.enter_context(
                     open_executor(
                         preload=settings.preload_modules,
+                        figures=settings.figures,
                         workers=workers,
                         scheduler=settings.dask_scheduler,
                     )

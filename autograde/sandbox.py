@@ -76,10 +76,19 @@ def learner_env(workdir: Path) -> dict[str, str]:
 class Sandbox:
     """Run notebook jobs in forked, isolated children of one warm template process."""
 
-    def __init__(self, *, preload: Sequence[str], workers: int, first_lane: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        preload: Sequence[str],
+        workers: int,
+        first_lane: int = 0,
+        figures: str = "png",
+    ) -> None:
         """*first_lane* numbers this sandbox's lanes (and so their uids) from there, for several
-        sandboxes sharing one machine, as Dask workers do (`autograde.cluster`)."""
+        sandboxes sharing one machine, as Dask workers do (`autograde.cluster`). *figures* is
+        `c.Workshop.figures`: "png", or "text" to skip rendering figures."""
         self.preload = list(preload)
+        self.figures = figures
         self.workers = max(1, workers)
         self.first_lane = first_lane
         self.isolation: dict[str, bool] = {}
@@ -204,7 +213,8 @@ class Sandbox:
             env=env,
         )
         assert self._process.stdin is not None
-        self._process.stdin.write((json.dumps({"preload": self.preload}) + "\n").encode())
+        hello = {"preload": self.preload, "figures": self.figures}
+        self._process.stdin.write((json.dumps(hello) + "\n").encode())
         self._process.stdin.flush()
         self.isolation = {}
 

@@ -72,7 +72,7 @@ def main() -> None:
             print(f"template: cannot preload {name}: {error}", file=sys.stderr)
     _warm_up()
     sink = OutputSink(1 << 20)
-    shell = make_shell(sink)
+    shell = make_shell(sink, png_figures=hello.get("figures", "png") == "png")
     _warm_up_tracebacks(shell, sink)
     warm = _Warm(shell, sink, Pristine(shell, sink), _probe_isolation())
     gc.freeze()

@@ -1,15 +1,17 @@
 """`workshop grade` against `nbgrader autograde`, side by side, on the bundled workshops.
 
-Builds one course with N learners' submissions of every bundled workshop, copies it three
-times and measures, in the same run:
+Builds one course with N learners' submissions of every bundled workshop, copies it and
+measures, in the same run:
   - nbgrader:  `nbgrader autograde WS` for each workshop (its normal, serial way);
   - workshop:  `workshop grade WS1 WS2 ... --workers W`, every workshop in one call (nbgrader
-               takes one assignment per call);
+               takes one assignment per call), figures as PNG like nbgrader's (the default);
+  - workshop --figures text: the same, figures kept as their text form (no PNG rendering);
   - floor:     the same submissions' code (learner cells + full tests) as plain Python
                scripts, one process per notebook, W at a time, figures rendered to PNG after
-               each cell as Jupyter's inline backend does: the cost of the code itself plus an
-               interpreter and its imports, with no grading around it.
-Prints wall times and ratios; checks both graders gave identical scores.
+               each cell as Jupyter's inline backend does (tight bounding box): the cost of the
+               code itself plus an interpreter and its imports, with no grading around it;
+  - floor without figures: the same scripts, figures closed unrendered.
+Prints wall times and ratios; checks that every grader gave identical scores.
 
     python bench/grade_vs_nbgrader.py [--learners 60] [--workers 2] [--workshop NAME]...
 """
@@ -86,7 +88,8 @@ def run(command: list[object], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-# Like Jupyter's inline backend: after each cell, open figures become PNG images.
+# Like Jupyter's inline backend: after each cell, open figures become PNG images (or, with
+# figures as text, are closed unrendered).
 RENDER = """import io
 import matplotlib
 matplotlib.use("Agg")
@@ -95,14 +98,15 @@ import matplotlib.pyplot as plt
 
 def _render():
     for number in plt.get_fignums():
-        plt.figure(number).savefig(io.BytesIO(), format="png")
+        if {png}:
+            plt.figure(number).savefig(io.BytesIO(), format="png", bbox_inches="tight")
     plt.close("all")
 
 
 """
 
 
-def floor_scripts(root: Path, workshop: str) -> list[Path]:
+def floor_scripts(root: Path, workshop: str, png: bool) -> list[Path]:
     """One plain Python script per submitted notebook: its code cells with the full tests."""
     source = {p.stem: nbformat.read(p, 4) for p in (root / "source" / workshop).glob("*.ipynb")}
     scripts = []
@@ -125,13 +129,13 @@ def floor_scripts(root: Path, workshop: str) -> list[Path]:
                 "_render()\n"
             )
         script = notebook.with_suffix(".py")
-        script.write_text(RENDER + "\n".join(chunks))
+        script.write_text(RENDER.format(png=png) + "\n".join(chunks))
         scripts.append(script)
     return scripts
 
 
-def run_floor(root: Path, workshops: list[str], workers: int) -> float:
-    scripts = [s for w in workshops for s in floor_scripts(root, w)]
+def run_floor(root: Path, workshops: list[str], workers: int, png: bool) -> float:
+    scripts = [s for w in workshops for s in floor_scripts(root, w, png)]
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         list(
@@ -168,27 +172,41 @@ def main() -> None:
         base = Path(temp) / "base"
         build = build_course if args.course == "bundled" else build_peer_course
         workshops = build(base, args.learners, args.workshop)
-        copies = {name: Path(temp) / name for name in ("nbgrader", "workshop", "floor")}
+        names = ("nbgrader", "workshop", "workshop-text", "floor", "floor-text")
+        copies = {name: Path(temp) / name for name in names}
         for folder in copies.values():
             shutil.copytree(base, folder, symlinks=True)
         notebooks = len(list(submitted(base).glob("*/*/*.ipynb")))
         print(
             f"{args.learners} learners x {len(workshops)} workshops = {notebooks} notebooks, "
-            f"{args.workers} workers, {os.cpu_count()} CPUs"
+            f"{args.workers} workers, {os.cpu_count()} CPUs",
+            flush=True,
         )
-        theirs = sum(run([BIN / "nbgrader", "autograde", w], copies["nbgrader"]) for w in workshops)
-        ours = run(
-            [BIN / "workshop", "grade", *workshops, "--workers", args.workers], copies["workshop"]
-        )
-        floor = run_floor(copies["floor"], workshops, args.workers)
+        grade = [BIN / "workshop", "grade", *workshops, "--workers", args.workers]
+        times = {
+            "nbgrader": sum(
+                run([BIN / "nbgrader", "autograde", w], copies["nbgrader"]) for w in workshops
+            ),
+            "workshop": run(grade, copies["workshop"]),
+            "workshop-text": run([*grade, "--figures", "text"], copies["workshop-text"]),
+            "floor": run_floor(copies["floor"], workshops, args.workers, png=True),
+            "floor-text": run_floor(copies["floor-text"], workshops, args.workers, png=False),
+        }
         db = Path("var") / "gradebook.db" if args.course == "bundled" else Path("gradebook.db")
-        same = scores(copies["nbgrader"] / db) == scores(copies["workshop"] / db)
-    print(f"nbgrader autograde : {theirs:7.1f} s")
-    print(f"workshop grade     : {ours:7.1f} s   ({theirs / ours:.1f}x faster than nbgrader)")
-    print(
-        f"floor (plain python): {floor:6.1f} s   (workshop grade = {ours / floor:.2f}x the floor)"
-    )
-    print(f"identical scores   : {same}")
+        theirs = scores(copies["nbgrader"] / db)
+        same = all(scores(copies[n] / db) == theirs for n in ("workshop", "workshop-text"))
+    nbgrader = times["nbgrader"]
+    print(f"nbgrader autograde           : {nbgrader:7.1f} s")
+    for name, floor, label in (
+        ("workshop", "floor", "workshop grade (PNG figures)"),
+        ("workshop-text", "floor-text", "workshop grade --figures text"),
+    ):
+        ours = times[name]
+        print(
+            f"{label:29s}: {ours:7.1f} s   {nbgrader / ours:5.1f}x faster than nbgrader, "
+            f"{ours / times[floor]:.2f}x its floor ({times[floor]:.1f} s)"
+        )
+    print(f"identical scores             : {same}")
     if not same:
         sys.exit(1)
 

@@ -207,6 +207,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="wall-clock limit per cell (default: c.Workshop.cell_timeout_s)",
     )
+    grade.add_argument(
+        "--figures",
+        choices=("png", "text"),
+        default=None,
+        help="keep figures as PNG like nbgrader, or as text only, much faster on figure-heavy "
+        "notebooks (default: c.Workshop.figures, else png)",
+    )
     grade.add_argument("--force", action="store_true", help="re-grade unchanged submissions too")
     grade.add_argument(
         "--report", type=Path, metavar="FILE.json", help="also write the results as JSON"
@@ -415,6 +422,7 @@ def _grade(args: argparse.Namespace) -> int:
     engine = grading_engine(args.course)
     executor = open_executor(
         preload=engine.preload_modules,
+        figures=args.figures or engine.figures,
         workers=args.workers,
         scheduler=args.cluster or engine.dask_scheduler,
     )

@@ -155,7 +155,11 @@ class GradingQueue:
         if self._sandbox is None:
             from autograde.sandbox import Sandbox
 
-            self._sandbox = Sandbox(preload=self.settings.preload_modules, workers=self.workers)
+            self._sandbox = Sandbox(
+                preload=self.settings.preload_modules,
+                workers=self.workers,
+                figures=self.settings.figures,
+            )
             self._sandbox.__enter__()
         return self._sandbox
 
