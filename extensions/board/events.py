@@ -22,6 +22,8 @@ from extensions.board.tokens import Identity
 __all__ = ["MAX_EVENTS", "Event", "check_events", "parse_events"]
 
 MAX_EVENTS = 100
+MAX_ATTEMPT = 2**31 - 1
+"""The largest 32-bit integer: the column's range on PostgreSQL."""
 _TEXT_LIMITS = {"key": 64, "learner": 128, "workshop": 128, "notebook": 128, "exercise": 128}
 
 
@@ -90,8 +92,8 @@ def _event(item: object, where: str) -> Event:
     if points > max_points:
         raise RequestRejected(400, f"{where}.points: {points:g} is more than max_points")
     attempt = item.get("attempt")
-    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-        raise RequestRejected(400, f"{where}.attempt: expected an integer of at least 1")
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= MAX_ATTEMPT:
+        raise RequestRejected(400, f"{where}.attempt: expected an integer from 1 to {MAX_ATTEMPT}")
     return Event(
         passed=passed,
         points=points,

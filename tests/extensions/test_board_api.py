@@ -132,6 +132,7 @@ def _without(name):
         (lambda e: e.update(points=3, max_points=1), "events[0].points"),
         (lambda e: e.update(attempt=0), "events[0].attempt"),
         (lambda e: e.update(attempt=True), "events[0].attempt"),
+        (lambda e: e.update(attempt=2**31), "events[0].attempt"),
         (lambda e: e.update(time="2025-05-01T10:00:00"), "events[0].time"),
         (lambda e: e.update(time="yesterday"), "events[0].time"),
         (lambda e: e.update(workshop="not-released"), "events[0].workshop"),
