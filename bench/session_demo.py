@@ -198,7 +198,7 @@ def main() -> None:
             f"{mean:.2f}/{top:g} (all scores back {time.perf_counter() - waited:.0f} s after "
             "the session)"
         )
-        with ThreadPoolExecutor(4) as pool:  # each learner opens their feedback, as the panel links
+        with ThreadPoolExecutor(4) as pool:  # each learner opens their feedback page on the board
             list(pool.map(lambda x: feedback_page(args.workshop, x), sessions))
         pages = list(settings.feedback_dir.rglob("*.html"))
         print(f"feedback: {len(pages)} pages in {settings.relative(settings.feedback_dir)}/")
