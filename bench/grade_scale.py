@@ -8,7 +8,9 @@ Builds one course with N simulated learners' submissions of one bundled workshop
               (a cluster already running, as in production).
 Both gradings start cold (the cluster's sandboxes start with the first `workshop grade` that
 uses it) and write the same SQLite gradebook. Prints wall time, throughput and the cluster
-path's overhead over the local pool; checks both gave identical scores.
+path's overhead over the local pool, and the coordinator's own CPU time on the cluster path
+(what bounds how many workers one `workshop grade` can keep busy); checks both gave identical
+scores.
 
     python bench/grade_scale.py [--learners 600] [--workers 2] [--workshop python-numpy-warmup]
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -29,6 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grade_vs_nbgrader import BIN, build_course, run, scores
 
 TARGET_OVERHEAD = 0.15
+
+
+def children_cpu_s() -> float:
+    """CPU time of this process's finished children: the `workshop grade` runs, not the Dask
+    workers, which are still running while it is read."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -57,7 +67,9 @@ def main() -> None:
             host="127.0.0.1",
             dashboard_address=None,
         ) as dask_cluster:
+            before = children_cpu_s()
             cluster_s = run([*grade, "--cluster", dask_cluster.scheduler_address], cluster)
+            coordinator_cpu_s = children_cpu_s() - before
         db = Path("var") / "gradebook.db"
         same = scores(local / db) == scores(cluster / db)
     overhead = cluster_s / local_s - 1
@@ -65,6 +77,11 @@ def main() -> None:
         print(f"{name:13}: {seconds:7.1f} s   {notebooks / seconds:6.2f} notebooks/s")
     verdict = "within" if overhead < TARGET_OVERHEAD else "over"
     print(f"overhead     : {overhead:+7.1%}   ({verdict} the {TARGET_OVERHEAD:.0%} target)")
+    print(
+        f"coordinator  : {coordinator_cpu_s:7.1f} s CPU, "
+        f"{1000 * coordinator_cpu_s / notebooks:.0f} ms per notebook "
+        f"(one coordinator keeps up with about {notebooks / coordinator_cpu_s:.0f} notebooks/s)"
+    )
     print(f"identical scores: {same}")
     if not same:
         sys.exit(1)

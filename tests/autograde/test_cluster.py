@@ -237,6 +237,24 @@ def test_worker_killed_half_way_still_grades_every_submission_once(course_dir, c
             ]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="learners get uids of their own only under root")
+def test_learners_graded_at_once_on_one_machine_never_share_a_uid(course_dir, cluster):
+    settings = use_cluster(course_dir, cluster.address)
+    release_workshop(settings, "ws", {})
+    students = [f"learner{i:02d}" for i in range(6)]
+    answer = f"import os, time\nprint(os.getuid())\ntime.sleep(0.5)\n{CORRECT}"
+    submit(settings, dict.fromkeys(students, answer))
+
+    grade_assignment(settings, "ws")
+
+    uids = set()
+    for student in students:
+        nb = nbformat.read(settings.autograded_dir / student / "ws" / "nb.ipynb", 4)
+        cell = next(c for c in nb.cells if "getuid" in c.source)
+        uids.add(int(cell.outputs[0].text))
+    assert uids == {62000, 62001}  # one per worker, clear of the local pool's 61000 and up
+
+
 def test_task_failing_on_a_worker_fails_that_notebook_and_a_rerun_grades_it(course_dir, cluster):
     settings = use_cluster(course_dir, cluster.address)
     release_workshop(settings, "ws", {})
