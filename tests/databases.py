@@ -41,6 +41,14 @@ class PostgresServer:
         finally:
             self._execute("DROP DATABASE {} WITH (FORCE)", name)
 
+    def drop_connections(self, database: str) -> None:
+        """End every session on *database*, as a server restart would."""
+        with self._connect() as connection:
+            connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (database,),
+            )
+
     def drop_orphans(self) -> None:
         """Drop the test databases of processes of this machine that no longer run."""
         with self._connect() as connection:

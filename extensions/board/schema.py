@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    make_url,
 )
 
 from course.gradebook import create_tables as create_missing
@@ -90,11 +91,17 @@ SUBMISSION = Table(
 
 
 def open_engine(db_url: str) -> Engine:
-    """An engine on the gradebook; on SQLite every connection runs in WAL mode."""
-    engine = create_engine(db_url)
-    if engine.dialect.name == "sqlite":
+    """An engine on the gradebook; on SQLite every connection runs in WAL mode.
+
+    A database server (PostgreSQL) may restart or drop idle connections while the board runs
+    for hours; each connection is checked as it is taken from the pool, so such a loss costs a
+    reconnect instead of failing the requests of a group commit.
+    """
+    if make_url(db_url).get_backend_name() == "sqlite":
+        engine = create_engine(db_url)
         event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    return create_engine(db_url, pool_pre_ping=True)
 
 
 def create_tables(engine: Engine) -> None:

@@ -91,6 +91,14 @@ def test_duplicates_are_counted_within_and_across_groups_and_stored_once(engine)
     assert count_events(engine) == 3
 
 
+@pytest.mark.databases("postgresql")
+def test_the_board_reconnects_after_the_server_dropped_its_connections(engine, postgres_server):
+    assert store_events(engine, [[make_event("before")]], NOW)[0].accepted == 1
+    postgres_server.drop_connections(engine.url.database)
+    assert store_events(engine, [[make_event("after")]], NOW)[0].accepted == 1
+    assert count_events(engine) == 2
+
+
 def test_closing_the_writer_stores_what_is_queued(engine):
     writer = EventWriter(engine, lambda _: None)
     writer.start()
