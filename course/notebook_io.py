@@ -43,13 +43,15 @@ def read_notebook(path: Path, label: str | None = None) -> NotebookNode:
         ) from error
     if not isinstance(raw, dict) or ("cells" not in raw and "worksheets" not in raw):
         raise NotebookError(f"{name}: not a notebook (JSON without a 'cells' list)")
+    invalid: dict[str, nbformat.ValidationError] = {}
     try:
-        nb: NotebookNode = nbformat.reads(text, as_version=NBFORMAT_VERSION)
-        nbformat.validate(nb)
-    except nbformat.ValidationError as error:
-        raise NotebookError(f"{name}: invalid notebook: {error.message}") from error
+        nb: NotebookNode = nbformat.reads(
+            text, as_version=NBFORMAT_VERSION, capture_validation_error=invalid
+        )
     except Exception as error:
         raise NotebookError(f"{name}: not a readable notebook ({error})") from error
+    if "ValidationError" in invalid:
+        raise NotebookError(f"{name}: invalid notebook: {invalid['ValidationError'].message}")
     return nb
 
 
