@@ -31,6 +31,20 @@ def test_check_shows_nothing_while_graded(tmp_path):
     assert done.stdout.strip() == "None", done.stderr
 
 
+def test_a_copy_released_for_a_board_but_not_joined_says_where_to_join(course_dir, tmp_path):
+    board = "http://board.example:8765/"
+    done = run_cli("release", "ws", "--board", board, cwd=course_dir)
+    assert done.returncode == 0, done.stderr
+    shutil.copytree(course_dir / "release" / "ws", tmp_path / "copy")
+    code = "from extensions.learner import check; print(check('square_tests').view.note.value)"
+    env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path / "copy", env=env
+    )
+    assert "get your personal copy from http://board.example:8765/workshop/join/ws" in shown.stdout
+    assert run_cli("release", "ws", "--board", "board:8765", cwd=course_dir).returncode == 2
+
+
 @pytest.fixture
 def released(course_dir):
     nb = f.good_notebook()
