@@ -28,8 +28,9 @@ chromium:
 # The gradebook and board tests also run against PostgreSQL: Debian's server, in a cluster of our
 # own on a fixed loopback port (TCP on 127.0.0.1 only), with a role that may create the database
 # each test gets. Every step is skipped when already done, so a second run reuses the cluster and
-# starts it again if it stopped. The server's time zone is far from UTC, so a time written with
-# its zone (stored shifted) cannot pass for the naive UTC the gradebook keeps.
+# starts it again if it stopped. A test server trades durability for speed (no SSL, commits not
+# waited for). Its time zone is far from UTC, so a time written with its zone (stored shifted)
+# cannot pass for the naive UTC the gradebook keeps.
 PG_CLUSTER := nbworkshop
 PG_PORT := 55432
 PG_URL := postgresql+psycopg://workshop:workshop@127.0.0.1:$(PG_PORT)/workshop
