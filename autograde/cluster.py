@@ -7,17 +7,15 @@ folder, since a worker on another machine cannot see the coordinator's disk. Ide
 (an assignment's data files) travel once, as one task many jobs depend on.
 
 Each worker keeps warm sandboxes for its lifetime (`SandboxPlugin`), one per worker thread
-because a sandbox serves one caller at a time; each of these lanes claims a number no other
-lane on its machine holds, so learners graded at once never share a uid. When a worker dies,
+because a sandbox serves one caller at a time; like every sandbox, each claims a lane (a uid)
+no other on its machine holds, so learners graded at once never share a uid. When a worker dies,
 Dask runs its tasks again elsewhere, and the coordinator receives each task's result once, so
 every submission is still persisted exactly once.
 """
 
 from __future__ import annotations
 
-import fcntl
 import itertools
-import os
 import queue
 import shutil
 import tempfile
@@ -41,8 +39,6 @@ from course.errors import WorkshopError
 
 __all__ = ["ClusterLost", "DaskSandbox", "SandboxPlugin"]
 
-FIRST_LANE = 1000
-"""Cluster lanes are numbered from here, clear of the local pool's lanes on the same machine."""
 TASKS_PER_THREAD = 2
 """Tasks out per worker thread: enough that no thread waits for the coordinator to prepare."""
 
@@ -191,10 +187,7 @@ class SandboxPlugin(WorkerPlugin):
         self._stack = ExitStack()
         self._lanes = queue.SimpleQueue()
         for _ in range(worker.state.nthreads):
-            lane = _claim_lane(self._stack)
-            sandbox = Sandbox(
-                preload=self.preload, workers=1, first_lane=lane, figures=self.figures
-            )
+            sandbox = Sandbox(preload=self.preload, workers=1, figures=self.figures)
             self._lanes.put(self._stack.enter_context(sandbox))
 
     def teardown(self, worker: Worker) -> None:
@@ -259,21 +252,3 @@ def _unpack(files: Files, folder: Path) -> None:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-
-
-def _claim_lane(stack: ExitStack) -> int:
-    """The first lane number from `FIRST_LANE` no other process on this machine holds, held
-    (a lock file) until *stack* closes or the process dies."""
-    folder = Path(tempfile.gettempdir()) / f"nbworkshop-lanes-{os.geteuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    number = FIRST_LANE
-    while True:
-        claim = (folder / f"{number}.lock").open("wb")
-        try:
-            fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            claim.close()
-            number += 1
-            continue
-        stack.callback(claim.close)
-        return number

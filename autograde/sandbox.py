@@ -2,8 +2,9 @@
 
 `Sandbox` starts `autograde.template` once (it boots while the caller keeps working), then
 runs notebook jobs through it, at most `workers` at a time, each as a forked, isolated process
-(see the template's docstring). Each concurrent lane has its own unprivileged uid, so two
-learners graded at the same time cannot see each other's files. If the template itself dies,
+(see the template's docstring). Each concurrent lane has its own unprivileged uid, claimed
+machine-wide (`autograde.lanes`), so two learners graded at the same time, by this sandbox or
+another, cannot see each other's files. If the template itself dies,
 the jobs in flight are reported as failed and a new template is started for the rest.
 """
 
@@ -16,12 +17,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from autograde.isolation import Limits
+from autograde.lanes import claim_lane
 
 __all__ = ["EXIT_TIMEOUT", "CellSpec", "NotebookJob", "NotebookRun", "Sandbox", "learner_env"]
 
@@ -81,16 +84,16 @@ class Sandbox:
         *,
         preload: Sequence[str],
         workers: int,
-        first_lane: int = 0,
         figures: str = "png",
     ) -> None:
-        """*first_lane* numbers this sandbox's lanes (and so their uids) from there, for several
-        sandboxes sharing one machine, as Dask workers do (`autograde.cluster`). *figures* is
-        `c.Workshop.figures`: "png", or "text" to skip rendering figures."""
+        """*workers* lanes run at once, each under a uid no other sandbox on this machine uses
+        meanwhile (`autograde.lanes`). *figures* is `c.Workshop.figures`: "png", or "text" to
+        skip rendering figures."""
         self.preload = list(preload)
         self.figures = figures
         self.workers = max(1, workers)
-        self.first_lane = first_lane
+        self._lanes = ExitStack()
+        self._uids: list[int] = []
         self.isolation: dict[str, bool] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -99,6 +102,7 @@ class Sandbox:
         self._jobs_root.chmod(0o711)
 
     def __enter__(self) -> Sandbox:
+        self._uids = [SANDBOX_UID_BASE + claim_lane(self._lanes) for _ in range(self.workers)]
         self._start()
         return self
 
@@ -109,6 +113,7 @@ class Sandbox:
         tb: TracebackType | None,
     ) -> None:
         self._stop()
+        self._lanes.close()
         shutil.rmtree(self._jobs_root, ignore_errors=True)
         shutil.rmtree(self._home, ignore_errors=True)
 
@@ -169,7 +174,7 @@ class Sandbox:
     def _send(
         self, job: NotebookJob, lane: int, limits: Limits, hidden_paths: Sequence[str]
     ) -> None:
-        uid = SANDBOX_UID_BASE + self.first_lane + lane if self.isolation.get("setuid") else None
+        uid = self._uids[lane] if self.isolation.get("setuid") else None
         if uid is not None:
             _chown_tree(job.workdir, uid)
         payload = {
