@@ -152,15 +152,17 @@ class GradingQueue:
         )
 
     def _warm_sandbox(self) -> Any:
+        """The executor graded submissions run in, started once: this machine's sandbox, or
+        the Dask cluster of `c.Workshop.dask_scheduler`."""
         if self._sandbox is None:
-            from autograde.sandbox import Sandbox
+            from autograde.executor import open_executor
 
-            self._sandbox = Sandbox(
+            self._sandbox = open_executor(
                 preload=self.settings.preload_modules,
-                workers=self.workers,
                 figures=self.settings.figures,
-            )
-            self._sandbox.__enter__()
+                workers=self.workers,
+                scheduler=self.settings.dask_scheduler,
+            ).__enter__()
         return self._sandbox
 
 
