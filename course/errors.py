@@ -10,7 +10,9 @@
     ├── RosterError          a roster file has bad rows (all of them listed)
     ├── ProblemsFound        validation or a pre-release check found problems (all of them listed)
     ├── ServeError           `workshop serve` cannot start (address in use, bad host, ...)
-    └── RequestRejected      a session-board request is refused; carries its HTTP status
+    ├── RequestRejected      a session-board request is refused; carries its HTTP status
+    ├── ClusterUnreachable   no Dask scheduler answers at --cluster (autograde.executor; exit 2)
+    └── ClusterLost          the Dask scheduler went away mid-batch (autograde.cluster)
 
 Every message names the file, cell or line at fault and says what to do.
 """
