@@ -18,3 +18,6 @@ c.CourseDirectory.db_url = f"sqlite:///{here / 'var' / 'gradebook.db'}"
 
 c.Workshop.cell_timeout_s = 60
 c.Workshop.kernel_name = "python3"
+# Figures in graded notebooks keep their text form: in a session, scores and feedback come back
+# in seconds, and no test looks at a rendered picture. "png" renders them as nbgrader does.
+c.Workshop.figures = "text"

@@ -182,13 +182,13 @@ def main() -> None:
             f"{args.workers} workers, {os.cpu_count()} CPUs",
             flush=True,
         )
-        grade = [BIN / "workshop", "grade", *workshops, "--workers", args.workers]
+        grade = [BIN / "workshop", "grade", *workshops, "--workers", args.workers, "--figures"]
         times = {
             "nbgrader": sum(
                 run([BIN / "nbgrader", "autograde", w], copies["nbgrader"]) for w in workshops
             ),
-            "workshop": run(grade, copies["workshop"]),
-            "workshop-text": run([*grade, "--figures", "text"], copies["workshop-text"]),
+            "workshop": run([*grade, "png"], copies["workshop"]),
+            "workshop-text": run([*grade, "text"], copies["workshop-text"]),
             "floor": run_floor(copies["floor"], workshops, args.workers, png=True),
             "floor-text": run_floor(copies["floor-text"], workshops, args.workers, png=False),
         }
@@ -198,7 +198,7 @@ def main() -> None:
     nbgrader = times["nbgrader"]
     print(f"nbgrader autograde           : {nbgrader:7.1f} s")
     for name, floor, label in (
-        ("workshop", "floor", "workshop grade (PNG figures)"),
+        ("workshop", "floor", "workshop grade --figures png"),
         ("workshop-text", "floor-text", "workshop grade --figures text"),
     ):
         ours = times[name]

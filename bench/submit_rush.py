@@ -6,8 +6,8 @@ For each bundled workshop, on a temporary copy of the course with `workshop serv
   - rush:  every learner submits at the same moment; time until all are graded, and each
            learner's wait (submit to score) as p50 / max.
 Submissions are a simulated cohort's notebooks (bench/simulate.py). Targets (issue 5): idle under
-5 s, the whole rush of 60 under 60 s, on 2 cores. `--figures text` grades with
-`c.Workshop.figures = "text"` (figures not rendered; see docs/operations.md).
+5 s, the whole rush of 60 under 60 s, on 2 cores. `--figures png|text` overrides
+the course's `c.Workshop.figures` (the bundled course: text; see docs/operations.md).
 
     python bench/submit_rush.py [--learners 60] [--workshop NAME] [--figures png|text]
 """
@@ -59,12 +59,13 @@ def submit_and_wait(board: str, workshop: str, learner: str, token: str, body: A
     return time.perf_counter() - start
 
 
-def bench_workshop(workshop: str, learners: int, root: Path, figures: str) -> dict[str, Any]:
+def bench_workshop(workshop: str, learners: int, root: Path, figures: str | None) -> dict[str, Any]:
     course = root / workshop
     course.mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", course)
-    with (course / "nbgrader_config.py").open("a") as config:
-        config.write(f"\nc.Workshop.figures = {figures!r}\n")
+    if figures is not None:
+        with (course / "nbgrader_config.py").open("a") as config:
+            config.write(f"\nc.Workshop.figures = {figures!r}\n")
     shutil.copytree(REPO / "source", course / "source")
     shutil.copytree(REPO / "release", course / "release")
     ids = make_cohort(course, workshop, learners + 2, seed=7)
@@ -111,7 +112,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=60, help="submissions in the rush")
     parser.add_argument("--workshop", action="append", help="default: every bundled workshop")
-    parser.add_argument("--figures", choices=("png", "text"), default="png")
+    parser.add_argument(
+        "--figures", choices=("png", "text"), help="default: the course's c.Workshop.figures"
+    )
     args = parser.parse_args()
     workshops = args.workshop or sorted(p.name for p in (REPO / "release").iterdir() if p.is_dir())
     with tempfile.TemporaryDirectory(prefix="bench-submit-") as temp:
@@ -119,7 +122,8 @@ def main() -> None:
             timings = bench_workshop(workshop, args.learners, Path(temp), args.figures)
             waits = timings["waits"]
             print(
-                f"{workshop} (figures {args.figures}): first submission {timings['cold']:.1f} s "
+                f"{workshop} (figures {args.figures or 'as configured'}): "
+                f"first submission {timings['cold']:.1f} s "
                 "(sandbox starting), "
                 f"idle {timings['idle']:.1f} s; rush of {len(waits)}: all graded in "
                 f"{timings['rush']:.1f} s, wait p50 {statistics.median(waits):.1f} s, "
