@@ -34,7 +34,7 @@ chromium:
 PG_CLUSTER := nbworkshop
 PG_PORT := 55432
 PG_URL := postgresql+psycopg://workshop:workshop@127.0.0.1:$(PG_PORT)/workshop
-PSQL := runuser -u postgres -- psql --port $(PG_PORT) --no-psqlrc --quiet --tuples-only --no-align
+PSQL := env --chdir=/ runuser -u postgres -- psql --port $(PG_PORT) --no-psqlrc --quiet --tuples-only --no-align
 
 postgres:
 	command -v pg_createcluster >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
