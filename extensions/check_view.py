@@ -8,7 +8,7 @@ from typing import Any
 
 from extensions.check_tests import FAILED, PASSED, CheckResult
 
-__all__ = ["CheckPanelView", "ProgressView"]
+__all__ = ["CheckPanelView", "ProgressView", "SubmissionStatus"]
 
 _GREEN, _RED, _GREY = "#1a7f37", "#cf222e", "#6e7781"
 _ICONS = {PASSED: ("✔", _GREEN), FAILED: ("✘", _RED)}
@@ -23,7 +23,7 @@ class ProgressView:
         self.bar = widgets.IntProgress(value=0, min=0, max=max(total, 1), bar_style="success")
         self.label = widgets.HTML()
         self.submit_button = widgets.Button(
-            description="Submit", icon="upload", tooltip="hand in the notebook as last saved"
+            description="Submit", icon="upload", tooltip="save the notebook and hand it in"
         )
         self.submit_status = widgets.HTML()
         self.box = widgets.VBox(
@@ -38,31 +38,20 @@ class ProgressView:
 
     def show_submission(self, message: str, result: dict[str, Any] | None = None) -> None:
         """A status line about the last submission, then its graded result when known."""
-        parts = [_small(message)]
-        if result is not None and result.get("status") == "graded":
-            parts.append(
-                _coloured(f"Score: {result['score']:g}/{result['max_score']:g}", _GREEN)
-                + " <span style='color:#6e7781'>(manually graded answers come later)</span>"
-            )
-            rows = [
-                _test_row(
-                    "passed" if e["passed"] else "failed",
-                    e["exercise"],
-                    e.get("message")
-                    or ("hidden tests failed" if e.get("hidden_tests") and not e["passed"] else ""),
-                )
-                for e in result.get("exercises", [])
-            ]
-            parts.append("<ul style='margin:2px 0;list-style:none;padding-left:8px'>")
-            parts += rows
-            parts.append("</ul>")
-        elif result is not None:
-            parts.append(
-                _coloured(
-                    html.escape(f"Not graded: {result.get('error', 'see the organiser')}"), _RED
-                )
-            )
-        self.submit_status.value = "".join(parts)
+        self.submit_status.value = _submission_html(message, result)
+
+
+class SubmissionStatus:
+    """The status line `submit()` shows in its cell, for learners who submit from the keyboard
+    (the same text as under the panels, which may be far up the notebook)."""
+
+    def __init__(self) -> None:
+        import ipywidgets as widgets
+
+        self.box = widgets.HTML()
+
+    def show_submission(self, message: str, result: dict[str, Any] | None = None) -> None:
+        self.box.value = _submission_html(message, result)
 
 
 class CheckPanelView:
@@ -122,6 +111,32 @@ class CheckPanelView:
 
     def show_error(self, message: str) -> None:
         self.outcome.value = _coloured(html.escape(message), _RED)
+
+
+def _submission_html(message: str, result: dict[str, Any] | None) -> str:
+    parts = [_small(message)]
+    if result is not None and result.get("status") == "graded":
+        parts.append(
+            _coloured(f"Score: {result['score']:g}/{result['max_score']:g}", _GREEN)
+            + " <span style='color:#6e7781'>(manually graded answers come later)</span>"
+        )
+        rows = [
+            _test_row(
+                "passed" if e["passed"] else "failed",
+                e["exercise"],
+                e.get("message")
+                or ("hidden tests failed" if e.get("hidden_tests") and not e["passed"] else ""),
+            )
+            for e in result.get("exercises", [])
+        ]
+        parts.append("<ul style='margin:2px 0;list-style:none;padding-left:8px'>")
+        parts += rows
+        parts.append("</ul>")
+    elif result is not None:
+        parts.append(
+            _coloured(html.escape(f"Not graded: {result.get('error', 'see the organiser')}"), _RED)
+        )
+    return "".join(parts)
 
 
 def _test_row(status: str, source: str, message: str) -> str:

@@ -7,11 +7,13 @@ hints one at a time, never more than the failed attempts so far. The exercises c
 `.workshop/checks.json` beside the notebook, written by `workshop release`. When the workshop was
 released for a session board and the learner's personal copy holds `.workshop/learner.json`
 (from the board's join page or `workshop join`), every Check also becomes an event for the
-board, delivered in the background (`extensions.events`).
+board, delivered in the background (`extensions.events`), and Submit saves the notebook in
+JupyterLab and hands it in to the board (`extensions.submit_flow`).
 
 This module is imported in every learner kernel: it imports only the standard library at import
-time, ipywidgets when a panel is shown, and never nbgrader, SQLAlchemy or jupyter_server. While
-a notebook is being graded (`NBGRADER_EXECUTION` is set) `check` shows nothing.
+time, ipywidgets and ipylab when a panel is shown, and never nbgrader, SQLAlchemy or
+jupyter_server. While a notebook is being graded (`NBGRADER_EXECUTION` is set) `check` shows
+nothing.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from course.workshop_files import CHECKS_FILE, LEARNER_FILE, SPOOL_FOLDER
 from extensions.check_tests import CheckResult, run_visible_tests
+
+if TYPE_CHECKING:
+    from extensions.check_view import SubmissionStatus
+    from extensions.submit_flow import Submission
+    from extensions.submit_save import FrontEnd
 
 __all__ = ["CheckPanel", "check", "submit"]
 
@@ -55,6 +62,8 @@ class _Session:
     token: str | None = None
     notice: str = ""
     progress: dict[str, Any] = field(default_factory=dict)
+    frontend: FrontEnd | None = None
+    submission: Submission | None = None
 
 
 _session: _Session | None = None
@@ -79,14 +88,18 @@ def _get_session() -> _Session:
     return _session
 
 
-def submit() -> dict[str, Any] | None:
-    """Hand in this workshop's notebooks as last saved (the Submit button does the same).
+def submit() -> Submission | None:
+    """Save this notebook in JupyterLab and hand in the workshop (the Submit button does the same).
 
-    Returns the board's receipt; the score appears under the Check panels once graded.
+    Returns at once, leaving the kernel free to hear from JupyterLab; shown in a cell, the
+    result is a status line that ends with the score, and its `wait()` gives the board's receipt.
     """
     if os.environ.get("NBGRADER_EXECUTION"):
         return None
-    return _submit(_get_session(), None)
+    from extensions.check_view import SubmissionStatus
+
+    status = SubmissionStatus()
+    return _submit(_get_session(), status)
 
 
 class CheckPanel:
@@ -102,7 +115,8 @@ class CheckPanel:
             total = sum(1 for e in session.exercises.values() if e.notebook == exercise.notebook)
             progress = session.progress[exercise.notebook] = ProgressView(total)
             progress.update(_passed_count(session, exercise.notebook))
-            progress.submit_button.on_click(lambda _button: _submit(session, progress))
+            progress.submit_button.on_click(lambda _button: _submit(session, None))
+            _frontend(session)
         self.progress = progress
         self.view = CheckPanelView(exercise.grade_id, exercise.max_points, progress, session.notice)
         self.view.check_button.on_click(lambda _button: self.run())
@@ -211,51 +225,49 @@ def _connect(session: _Session, released_board: str | None) -> None:
     session.sender = EventSender(session.board, session.token, session.folder / SPOOL_FOLDER)
 
 
-def _submit(session: _Session, progress: Any) -> dict[str, Any] | None:
-    """Upload the saved notebooks, show the receipt, then the score from a background thread."""
-    import threading
+def _frontend(session: _Session) -> FrontEnd:
+    if session.frontend is None:
+        from extensions.submit_save import FrontEnd
 
-    from extensions.submit_client import SubmitError, fetch_result, upload
+        session.frontend = FrontEnd()
+    return session.frontend
 
-    views = [progress] if progress is not None else list(session.progress.values())
 
-    def show(message: str, result: dict[str, Any] | None = None) -> None:
-        for view in views:
-            view.show_submission(message, result)
+def _submit(session: _Session, status: SubmissionStatus | None) -> Submission:
+    """Start a submission, or return the one still saving or uploading."""
+    from extensions.submit_flow import Submission, SubmitTarget
 
+    if session.submission is not None:
+        if session.submission.uploading:
+            return session.submission
+        session.submission.supersede()
+    views: list[Any] = [*session.progress.values(), *([status] if status else [])]
+    buttons = [view.submit_button for view in session.progress.values()]
+    submission = Submission(views, buttons, status.box if status else None)
     if session.board is None or session.token is None or session.learner is None:
-        show("Submit needs your personal copy of the workshop from the session board.")
-        return None
-    names = sorted({e.notebook for e in session.exercises.values()})
-    notebooks = [session.folder / f"{n}.ipynb" for n in names]
-    notebooks = [p for p in notebooks if p.is_file()]
-    try:
-        receipt = upload(session.board, session.token, session.workshop, notebooks)
-    except SubmitError as error:
-        show(f"Not submitted: {error}")
-        return None
-    saved = max(p.stat().st_mtime for p in notebooks)
-    late = " (late)" if receipt.get("late") else ""
-    message = (
-        f"Submitted{late} the version saved at {time.strftime('%H:%M:%S', time.localtime(saved))}"
-        f" (save with Ctrl+S first); receipt {receipt['sha256'][:12]}. Grading..."
-    )
-    show(message)
-    board, token, learner = session.board, session.token, session.learner
-
-    def wait_for_score() -> None:
-        try:
-            result = fetch_result(board, token, session.workshop, learner, receipt["id"], 300)
-        except SubmitError as error:
-            show(f"{message} {error}")
-            return
-        show(
-            message.replace("Grading...", "Graded.") if result else f"{message} (still queued)",
-            result,
+        return submission.refuse(
+            "Submit needs your personal copy of the workshop from the session board."
         )
+    names = sorted({e.notebook for e in session.exercises.values()})
+    notebooks = tuple(p for n in names if (p := session.folder / f"{n}.ipynb").is_file())
+    target = SubmitTarget(
+        session.board,
+        session.token,
+        session.learner,
+        session.workshop,
+        notebooks,
+        _watched(session, notebooks),
+    )
+    session.submission = submission.start(target, _frontend(session))
+    return submission
 
-    threading.Thread(target=wait_for_score, daemon=True).start()
-    return receipt
+
+def _watched(session: _Session, notebooks: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The notebooks this kernel belongs to: the one Jupyter started it for (`JPY_SESSION_NAME`,
+    set by jupyter_server) and those whose panels it shows; all of them if it cannot tell."""
+    started_for = Path(os.environ.get("JPY_SESSION_NAME", "")).name
+    own = tuple(p for p in notebooks if p.name == started_for or p.stem in session.progress)
+    return own or notebooks
 
 
 def _find(session: _Session, exercise: str, notebook: str | None) -> _Exercise:

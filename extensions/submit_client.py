@@ -1,7 +1,8 @@
 """Send a learner's saved notebooks to the session board and wait for their score.
 
 Standard library only: this runs in learner kernels. What is sent is the notebook as saved on
-disk (what a learner would hand in with nbgrader's exchange too).
+disk (what a learner would hand in with nbgrader's exchange too); `extensions.submit_save` has
+JupyterLab save it first.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ class SubmitError(Exception):
 
 def upload(board: str, token: str, workshop: str, notebooks: list[Path]) -> dict[str, Any]:
     """POST the notebooks as one submission; return the board's receipt."""
-    body = {"notebooks": {p.name: json.loads(p.read_text(encoding="utf-8")) for p in notebooks}}
+    body: dict[str, Any] = {"notebooks": {}}
+    for path in notebooks:
+        try:
+            body["notebooks"][path.name] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise SubmitError(f"could not read {path.name} ({error})") from None
     return _request(f"{board}/workshop/api/submissions/{workshop}", token, body)
 
 

@@ -74,7 +74,7 @@ def test_submit_from_the_notebook_is_graded_and_shown(tmp_path, tokens):
             kernel.run("from extensions.learner import check, submit\nn = 3")
             kernel.run("panel = check('square_tests')")
             started = time.monotonic()
-            receipt = kernel.json("submit()")
+            receipt = kernel.json("submit().wait(60)")
             assert (
                 receipt["learner"] == "ada" and len(receipt["sha256"]) == 64 and not receipt["late"]
             )
