@@ -8,17 +8,12 @@ without Jupyter's login, no XSRF check on POST, and no warning about undecorated
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 from board_server import WORKSHOP, BoardServer, build_course, event
+from jupyter_process import running_jupyter
 
 pytestmark = pytest.mark.server
 
@@ -36,63 +31,23 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BoardSer
         "JUPYTER_DATA_DIR": str(home / "data"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
     }
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "jupyter"),
-            "server",
-            "--ServerApp.jpserver_extensions={'extensions.board': True}",
-            "--ServerApp.port=0",
-            f"--IdentityProvider.token={JUPYTER_TOKEN}",
-            "--ServerApp.open_browser=False",
-            "--allow-root",
-            f"--ServerApp.root_dir={course}",
-            "--BoardApp.max_body_bytes=2000",
-        ],
-        cwd=course,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    log: list[str] = []
-    found = threading.Event()
+    args = [
+        "server",
+        "--ServerApp.jpserver_extensions={'extensions.board': True}",
+        "--ServerApp.port=0",
+        f"--IdentityProvider.token={JUPYTER_TOKEN}",
+        "--ServerApp.open_browser=False",
+        "--allow-root",
+        f"--ServerApp.root_dir={course}",
+        "--BoardApp.max_body_bytes=2000",
+    ]
 
-    def pump() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            log.append(line)
-            if re.search(r"http://127\.0\.0\.1:\d+/", line):
-                found.set()
+    def healthy(url: str) -> bool:
+        with urlopen(f"{url}/workshop/api/health", timeout=10) as response:
+            return bool(response.status == 200)
 
-    reader = threading.Thread(target=pump)
-    reader.start()
-    try:
-        assert found.wait(90), "".join(log)[-3000:]
-        port = next(
-            m.group(1) for line in log if (m := re.search(r"http://127\.0\.0\.1:(\d+)/", line))
-        )
-        server = BoardServer(f"http://127.0.0.1:{port}", course, tokens, process)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if server.request("GET", "/workshop/api/health").status == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield server, log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                process.wait()
-            reader.join(timeout=10)
-            assert process.stderr is not None
-            process.stderr.close()
+    with running_jupyter(args, cwd=course, env=env, ready=healthy) as (url, process, log):
+        yield BoardServer(url, course, tokens, process), log
 
 
 def test_board_routes_need_no_jupyter_login(jupyter):

@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +16,7 @@ import nbformat
 import pytest
 from board_server import NOTEBOOK, WORKSHOP, BoardServer, build_course, serve
 from conftest import run_cli
+from jupyter_process import running_jupyter
 from kernels import learner_kernel
 
 from course.cells import grade_id
@@ -60,63 +56,24 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
         "JUPYTER_DATA_DIR": str(home / "data"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
     }
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "jupyter"),
-            "lab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            "--port=0",
-            "--allow-root",
-            f"--IdentityProvider.token={LAB_TOKEN}",
-            f"--ServerApp.root_dir={root}",
-        ],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    log: list[str] = []
-    found = threading.Event()
+    args = [
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        "--port=0",
+        "--allow-root",
+        f"--IdentityProvider.token={LAB_TOKEN}",
+        f"--ServerApp.root_dir={root}",
+    ]
 
-    def pump() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            log.append(line)
-            if re.search(r"http://127\.0\.0\.1:\d+/", line):
-                found.set()
+    def answers(url: str) -> bool:
+        with urlopen(f"{url}/api", timeout=10) as response:
+            return bool(response.status == 200)
 
-    reader = threading.Thread(target=pump)
-    reader.start()
-    try:
-        assert found.wait(90), "".join(log)[-3000:]
-        port = next(
-            m.group(1) for line in log if (m := re.search(r"http://127\.0\.0\.1:(\d+)/", line))
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:  # jupyter_server prints its address a moment before it listens
-            try:
-                with urlopen(f"{url}/api", timeout=10) as response:
-                    assert response.status == 200
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
+    with running_jupyter(args, cwd=root, env=env, ready=answers) as (url, _, log):
         try:
-            process.wait(timeout=30)
+            yield url
         finally:
-            if process.returncode is None:
-                process.kill()
-                process.wait()
-            reader.join(timeout=10)
-            assert process.stderr is not None
-            process.stderr.close()
             print("".join(log)[-5000:])  # pytest shows it when the test failed
 
 
