@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,14 +17,25 @@ ADDRESS = re.compile(r"http://127\.0\.0\.1:(\d+)/")
 
 @contextmanager
 def running_jupyter(
-    args: Sequence[str], *, cwd: Path, env: dict[str, str], ready: Callable[[str], bool]
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    home: Path,
+    env: Mapping[str, str],
+    ready: Callable[[str], bool],
 ) -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
-    """`jupyter ARGS...` on a free loopback port; yields its URL, process and log lines once
-    *ready(url)* holds (jupyter_server prints its address a moment before it listens)."""
+    """`jupyter ARGS...` on a free loopback port, with *env* and its config, data and runtime
+    folders of its own in *home*; yields its URL, process and log lines once *ready(url)* holds
+    (jupyter_server prints its address a moment before it listens)."""
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "jupyter"), *args],
         cwd=cwd,
-        env=env,
+        env={
+            **env,
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "JUPYTER_DATA_DIR": str(home / "data"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

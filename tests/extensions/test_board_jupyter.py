@@ -25,12 +25,6 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BoardSer
     home = tmp_path_factory.mktemp("jupyter")
     course = home / "course"
     tokens = build_course(course, [{"id": "alice"}])
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-    }
     args = [
         "server",
         "--ServerApp.jpserver_extensions={'extensions.board': True}",
@@ -46,7 +40,11 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BoardSer
         with urlopen(f"{url}/workshop/api/health", timeout=10) as response:
             return bool(response.status == 200)
 
-    with running_jupyter(args, cwd=course, env=env, ready=healthy) as (url, process, log):
+    with running_jupyter(args, cwd=course, home=home, env=os.environ, ready=healthy) as (
+        url,
+        process,
+        log,
+    ):
         yield BoardServer(url, course, tokens, process), log
 
 

@@ -50,12 +50,7 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
     settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "docmanager-extension"
     settings.mkdir(parents=True)
     (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"},
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-    }
+    env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
     args = [
         "lab",
         "--no-browser",
@@ -70,7 +65,7 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
         with urlopen(f"{url}/api", timeout=10) as response:
             return bool(response.status == 200)
 
-    with running_jupyter(args, cwd=root, env=env, ready=answers) as (url, _, log):
+    with running_jupyter(args, cwd=root, home=home, env=env, ready=answers) as (url, _, log):
         try:
             yield url
         finally:
