@@ -14,6 +14,7 @@ waited for in silence.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class FrontEnd:
         asked_at = time.monotonic()
         self._app.commands.execute(SAVE_COMMAND)
         while True:
-            if all(_stamp(path) != stamp for path, stamp in before.items()):
+            if all(_rewritten(path, stamp) for path, stamp in before.items()):
                 return SaveOutcome(True)
             now = time.monotonic()
             if self.ready.is_set():
@@ -79,8 +80,20 @@ class FrontEnd:
             time.sleep(_POLL_S)
 
 
+def _rewritten(path: Path, before: tuple[int, int, int] | None) -> bool:
+    """Whether *path* changed since *before* and holds a whole JSON document: the server may
+    still be writing it when its stamp first changes (a truncated file reads as empty)."""
+    if _stamp(path) == before:
+        return False
+    try:
+        json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _stamp(path: Path) -> tuple[int, int, int] | None:
-    """What changes when a file is written (Jupyter writes a new file and renames it over)."""
+    """What changes when a file is written."""
     try:
         stat = path.stat()
     except OSError:
