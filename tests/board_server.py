@@ -207,6 +207,17 @@ def serve(course: Path, tokens: dict[str, str], *extra: str) -> Iterator[BoardSe
         output.append(line)
         if line.startswith("board server: "):
             url = line.split()[2].rstrip("/")
+    # the announcement goes on with one indented line per workshop (or "no workshop released")
+    announced = lines.get(timeout=30)
+    while announced is not None and announced.startswith("  "):
+        output.append(announced)
+        try:
+            announced = lines.get(timeout=0.5)
+        except queue.Empty:
+            break
+    else:
+        if announced is not None:
+            output.append(announced)
     server = BoardServer(url, course, tokens, process, output)
     assert server.request("GET", "/workshop/api/health").status == 200, "listening once announced"
     while not lines.empty():
