@@ -29,6 +29,7 @@ CODES = {
     "tampered-output": "the learner process reported a cell twice (results discarded)",
     "background-thread": "a learner thread could not be stopped before a test ran",
     "sandbox-crashed": "the grading sandbox itself failed on this notebook",
+    "unsupported-kernel": "the notebook's kernel is not Python; not graded (use nbgrader)",
 }
 
 

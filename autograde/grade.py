@@ -26,7 +26,7 @@ from autograde.prepare import ReferenceNotebook, load_reference, prepare_noteboo
 from autograde.sandbox import NotebookJob
 from autograde.submissions import Submission, find_submissions
 from course.errors import NotebookError, WorkshopError
-from course.gradebook import open_gradebook
+from course.gradebook import gradebook_label, open_gradebook
 from course.notebook_io import read_notebook
 from course.progress import Progress, SilentProgress
 from course.score import score_cells
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 GRADED, SKIPPED, FAILED = "graded", "skipped", "failed"
-UNGRADABLE = frozenset({"invalid-notebook", "sandbox-crashed"})
+UNGRADABLE = frozenset({"invalid-notebook", "sandbox-crashed", "unsupported-kernel"})
 
 
 @dataclass(frozen=True)
@@ -115,13 +115,15 @@ def require_assignments(settings: Settings, assignments: Sequence[str]) -> None:
         known = {a.name for a in gradebook.assignments}
     for assignment in assignments:
         if assignment not in known:
-            raise _unknown_assignment(assignment)
+            raise _unknown_assignment(settings, assignment)
 
 
-def _unknown_assignment(assignment: str) -> WorkshopError:
+def _unknown_assignment(settings: Settings, assignment: str) -> WorkshopError:
     return WorkshopError(
-        f"unknown assignment '{assignment}': it is not in the gradebook; "
-        f"release it first (workshop release {assignment})"
+        f"unknown assignment '{assignment}': it is not in the gradebook "
+        f"{gradebook_label(settings)} of the course at {settings.root}; release it first "
+        f"(`workshop release {assignment}`, or `nbgrader generate_assignment {assignment}` "
+        "on an nbgrader course)"
     )
 
 
@@ -164,7 +166,7 @@ def grade_assignment(
         try:
             reference = load_reference(gradebook, assignment, released)
         except MissingEntry as error:
-            raise _unknown_assignment(assignment) from error
+            raise _unknown_assignment(settings, assignment) from error
         done = graded_fingerprints(gradebook, assignment)
         results: list[SubmissionResult] = []
         todo: list[tuple[Submission, str]] = []
@@ -244,6 +246,10 @@ def _prepare(
                 Finding("unknown-notebook", f"{path.name} is not part of the assignment", name)
             )
             continue
+        unsupported = _unsupported_kernel(reference[name])
+        if unsupported:
+            state.findings.append(Finding("unsupported-kernel", unsupported, name))
+            continue
         nb = _read_submitted(path, settings, state, name)
         if nb is None:
             continue
@@ -259,6 +265,24 @@ def _prepare(
         workdir = sandbox.workdir(f"{submission.student}-{name}")
         _copy_supporting_files(settings.source_dir / submission.assignment, workdir)
         yield name, job_for(prepared, f"{submission.student}/{name}", workdir)
+
+
+def _unsupported_kernel(reference: ReferenceNotebook) -> str:
+    """Why the sandbox cannot run this notebook's kernel (empty when it is Python).
+
+    The warm sandbox runs Python in-process; a notebook released for another kernel (R, bash,
+    Julia) would run its cells as Python and score 0 everywhere, so it is refused instead.
+    """
+    spec = reference.kernelspec or {}
+    language = str(spec.get("language") or "python").lower()
+    name = str(spec.get("name") or "python3")
+    if language == "python":
+        return ""
+    label = spec.get("display_name") or name
+    return (
+        f"the notebook's kernel is '{name}' ({label}, language {language}); workshop grade runs "
+        "Python notebooks only: grade this assignment with `nbgrader autograde`"
+    )
 
 
 def _read_submitted(
@@ -314,6 +338,7 @@ def _limits(settings: Settings, cell_timeout_s: float | None) -> Limits:
         processes=settings.max_processes,
         file_size_mb=settings.file_size_mb,
         output_mb=settings.output_mb,
+        stop_on_timeout=not settings.interrupt_on_timeout,
     )
 
 

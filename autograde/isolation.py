@@ -50,6 +50,8 @@ class Limits:
     processes: int
     file_size_mb: int
     output_mb: int
+    stop_on_timeout: bool = False
+    """After a cell times out, run no further cell (nbgrader's `interrupt_on_timeout = False`)."""
 
 
 def _check(result: int, what: str) -> None:

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_client.jsonutil import json_default
+
 from autograde.cell_runner import CellToRun, OutputSink, Pristine, make_shell, run_cells
 from autograde.isolation import (
     Limits,
@@ -37,6 +39,7 @@ from autograde.sandbox import EXIT_TIMEOUT
 __all__ = ["main"]
 
 STATUS_DONE = "done"
+STATUS_GRADER_FAILED = "grader-failed"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class _Running:
     done: bool = False
     notes: list[str] = field(default_factory=list)
     eof: bool = False
+    grader_failed: bool = False
 
 
 def main() -> None:
@@ -162,6 +166,9 @@ def _read_cells(run: _Running) -> None:
             continue
         if message.get("status") == STATUS_DONE:
             run.done = True
+        elif message.get("status") == STATUS_GRADER_FAILED:
+            run.notes.append(str(message.get("reason")))
+            run.grader_failed = True
         elif isinstance(message, dict) and "index" in message:
             run.cells.append(message)
 
@@ -180,8 +187,8 @@ def _reap(running: dict[int, _Running], out: Any) -> None:
                 {
                     "id": run.job["id"],
                     "cells": run.cells,
-                    "completed": run.done,
-                    "exit_code": code,
+                    "completed": run.done and not run.grader_failed,
+                    "exit_code": -1 if run.grader_failed else code,
                     "notes": run.notes,
                 }
             )
@@ -253,18 +260,40 @@ def _learner(job: dict[str, Any], limits: Limits, pipe: int, warm: _Warm) -> int
         drop_privileges(int(job["uid"]))
     die_with_parent(signal.SIGKILL)
     apply_limits(limits)
-    warm.sink.outputs = []
-    warm.sink.budget_bytes = limits.output_mb * 1024 * 1024
+    warm.sink.start(limits.output_mb * 1024 * 1024)
     cells = [CellToRun(c["index"], c["source"], c["is_test"]) for c in job["cells"]]
 
     def report(message: dict[str, Any]) -> None:
-        data = (json.dumps(message) + "\n").encode()
+        data = _encode_message(message)
         while data:
             data = data[os.write(pipe, data) :]
 
-    run_cells(warm.shell, warm.sink, warm.pristine, cells, limits.cell_timeout_s, report)
+    run_cells(
+        warm.shell,
+        warm.sink,
+        warm.pristine,
+        cells,
+        limits.cell_timeout_s,
+        report,
+        stop_on_timeout=limits.stop_on_timeout,
+    )
     report({"status": STATUS_DONE})
     return 0
+
+
+def _encode_message(message: dict[str, Any]) -> bytes:
+    """One protocol line, every value encoded as a Jupyter kernel encodes it.
+
+    IPython's formatters return raw bytes for binary MIME types (a PIL image's `image/png` and
+    `image/jpeg`); jupyter_client sends those base64-encoded, and so do we, for any MIME type
+    and display path. A value the kernel protocol could not carry either is the grader's
+    failure, reported as such (the notebook is `sandbox-crashed`), never the learner's.
+    """
+    try:
+        return (json.dumps(message, default=json_default) + "\n").encode()
+    except (TypeError, ValueError, RecursionError) as error:
+        reason = f"the grader could not record the outputs of cell {message.get('index')}: {error}"
+        return (json.dumps({"status": STATUS_GRADER_FAILED, "reason": reason}) + "\n").encode()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ way several processes may open a new gradebook at once: two `workshop grade` run
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from course.errors import ConfigError
 from course.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "alembic_head",
     "create_tables",
+    "gradebook_label",
     "open_gradebook",
     "prepare_database",
     "submission_count",
@@ -67,8 +70,9 @@ def create_tables(engine: Engine, metadata: MetaData) -> None:
         metadata.create_all(connection, checkfirst=True)
 
 
+@functools.cache
 def alembic_head() -> str:
-    """The schema revision nbgrader stamps on a new gradebook."""
+    """The schema revision nbgrader stamps on a new gradebook (read once per process)."""
     import nbgrader
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -121,12 +125,43 @@ def _lock_schema(connection: Connection) -> None:
 
 @contextmanager
 def open_gradebook(settings: Settings) -> Iterator[Any]:
-    """nbgrader's `Gradebook` for this course, closed on exit."""
+    """nbgrader's `Gradebook` for this course, closed on exit.
+
+    A gradebook made by an older nbgrader lacks columns this one queries; it is refused with
+    the command that upgrades it instead of failing on the first query.
+    """
     from nbgrader.api import Gradebook
 
     prepare_database(settings)
     with Gradebook(settings.db_url, settings.course_id) as gradebook:
+        _require_current_schema(gradebook, settings)
         yield gradebook
+
+
+def _require_current_schema(gradebook: Any, settings: Settings) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        stamped = gradebook.db.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        gradebook.db.rollback()
+        stamped = None
+    head = alembic_head()
+    if stamped != head:
+        raise ConfigError(
+            f"gradebook {gradebook_label(settings)}: schema version {stamped or 'unknown'}, "
+            f"this nbgrader needs {head}; run `nbgrader db upgrade` in {settings.root}"
+        )
+
+
+def gradebook_label(settings: Settings) -> str:
+    """The gradebook as a person would name it: a SQLite file's path, or the URL sans password."""
+    if settings.db_url.startswith(SQLITE_PREFIX):
+        return settings.relative(Path(settings.db_url.removeprefix(SQLITE_PREFIX)))
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.db_url).render_as_string(hide_password=True)
 
 
 def submission_count(settings: Settings, workshop: str) -> int:

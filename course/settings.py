@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from traitlets import Enum, Integer, List, TraitError, Unicode
+from traitlets import Bool, Enum, Integer, List, TraitError, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -27,19 +27,26 @@ __all__ = [
 ]
 
 CONFIG_FILE = "nbgrader_config.py"
+DEFAULT_CELL_TIMEOUT_S = 30  # nbgrader's `Execute.timeout`
+DEFAULT_NOTEBOOK_TIMEOUT_S = 300
 
 
 class Workshop(Configurable):
     """nbworkshop's own settings, set as `c.Workshop.<name>` in `nbgrader_config.py`."""
 
     cell_timeout_s = Integer(
-        60, help="Seconds one cell may run during validation before it is stopped."
+        DEFAULT_CELL_TIMEOUT_S,
+        help="Seconds one cell may run during validation and grading before it is interrupted; "
+        "when unset, nbgrader's `c.Execute.timeout` if the course sets it, else nbgrader's "
+        "default (30).",
     ).tag(config=True)
     kernel_name = Unicode("python3", help="Jupyter kernel that runs the workshop notebooks.").tag(
         config=True
     )
     notebook_timeout_s = Integer(
-        300, help="Seconds one notebook may run during grading before it is stopped."
+        DEFAULT_NOTEBOOK_TIMEOUT_S,
+        help="Seconds one notebook may run during grading before it is stopped; when unset, "
+        "300 or 10 cell time limits, whichever is longer.",
     ).tag(config=True)
     memory_mb = Integer(2048, help="Address-space limit of one graded notebook, in MiB.").tag(
         config=True
@@ -55,6 +62,12 @@ class Workshop(Configurable):
         Unicode(),
         ["numpy", "matplotlib.pyplot"],
         help="Modules imported once by the grading template, before learner code runs.",
+    ).tag(config=True)
+    preload_source_imports = Bool(
+        True,
+        help="Also import, once in the grading template, the installed modules that the "
+        "course's source notebooks import (pandas, scikit-learn, PIL...), so no graded notebook "
+        "pays for those imports again.",
     ).tag(config=True)
     hidden_paths = List(
         Unicode(),
@@ -99,6 +112,7 @@ class Settings:
     db_url: str
     markers: Markers
     cell_timeout_s: int
+    interrupt_on_timeout: bool
     kernel_name: str
     notebook_timeout_s: int
     memory_mb: int
@@ -139,6 +153,11 @@ def load_settings(course_dir: Path) -> Settings:
         config.CourseDirectory.root = str(root)
     course = CourseDirectory(config=config)
     course_root = Path(course.root)
+    if not course_root.is_dir():
+        raise ConfigError(
+            f"{root / CONFIG_FILE}: c.CourseDirectory.root is {course_root}, which is not a "
+            "folder; set it to the course directory (or remove it to use the config's folder)"
+        )
     db_url = _anchor_sqlite(course.db_url, course_root)
     config.CourseDirectory.db_url = db_url
     workshop = _workshop(root, config)
@@ -152,6 +171,7 @@ def load_settings(course_dir: Path) -> Settings:
     ):
         if getattr(workshop, name) <= 0:
             raise ConfigError(f"{root / CONFIG_FILE}: Workshop.{name} must be positive")
+    cell_timeout_s, notebook_timeout_s = _time_limits(root, config, workshop)
     return Settings(
         root=course_root,
         course_id=course.course_id,
@@ -162,14 +182,15 @@ def load_settings(course_dir: Path) -> Settings:
         feedback_dir=course_root / course.feedback_directory,
         db_url=db_url,
         markers=_markers(config),
-        cell_timeout_s=workshop.cell_timeout_s,
+        cell_timeout_s=cell_timeout_s,
+        interrupt_on_timeout=bool(config.Execute.get("interrupt_on_timeout", True)),
         kernel_name=workshop.kernel_name,
-        notebook_timeout_s=workshop.notebook_timeout_s,
+        notebook_timeout_s=notebook_timeout_s,
         memory_mb=workshop.memory_mb,
         max_processes=workshop.max_processes,
         file_size_mb=workshop.file_size_mb,
         output_mb=workshop.output_mb,
-        preload_modules=tuple(workshop.preload_modules),
+        preload_modules=_preload(workshop, course_root / course.source_directory),
         figures=workshop.figures,
         hidden_paths=tuple(course_root / p for p in workshop.hidden_paths),
         dask_scheduler=workshop.dask_scheduler,
@@ -195,8 +216,40 @@ def grading_engine(course_dir: Path) -> GradingEngine:
     own imports (or the cluster connection be made) meanwhile.
     """
     root = course_dir.resolve()
-    workshop = _workshop(root, _read_config(root))
-    return GradingEngine(tuple(workshop.preload_modules), workshop.figures, workshop.dask_scheduler)
+    config = _read_config(root)
+    workshop = _workshop(root, config)
+    folders = config.CourseDirectory
+    sources = root / folders.get("root", root) / folders.get("source_directory", "source")
+    return GradingEngine(_preload(workshop, sources), workshop.figures, workshop.dask_scheduler)
+
+
+def _preload(workshop: Workshop, source_dir: Path) -> tuple[str, ...]:
+    """`c.Workshop.preload_modules`, then what the sources import (`preload_source_imports`)."""
+    configured = tuple(workshop.preload_modules)
+    if not workshop.preload_source_imports:
+        return configured
+    from course.find_imports import source_imports
+
+    return tuple(dict.fromkeys([*configured, *source_imports(source_dir)]))
+
+
+def _time_limits(root: Path, config: Config, workshop: Workshop) -> tuple[int, int]:
+    """Per-cell and per-notebook limits: ours where set, else nbgrader's `Execute.timeout`.
+
+    An nbgrader course that allows 600 s a cell gets 600 s, one that allows 30 s gets 30 s;
+    `Execute.timeout = None` (no limit in nbgrader) leaves only the notebook limit. The
+    notebook limit, unless set, grows with the cell limit so it never cuts a cell short.
+    """
+    cell = workshop.cell_timeout_s
+    if "cell_timeout_s" not in config.Workshop and "timeout" in config.Execute:
+        timeout = config.Execute.timeout
+        if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
+            raise ConfigError(f"{root / CONFIG_FILE}: Execute.timeout must be a positive integer")
+        cell = timeout if timeout is not None else 0
+    notebook = workshop.notebook_timeout_s
+    if "notebook_timeout_s" not in config.Workshop:
+        notebook = max(DEFAULT_NOTEBOOK_TIMEOUT_S, 10 * cell)
+    return cell or notebook, notebook
 
 
 def _workshop(root: Path, config: Config) -> Workshop:

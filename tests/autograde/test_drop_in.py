@@ -1,0 +1,112 @@
+"""`workshop grade` on nbgrader courses it did not make: their kernels, limits and set-up errors.
+
+Each course here is a plain nbgrader course (no `c.Workshop` settings unless a test adds one),
+graded through the `workshop` command as an organiser would run it.
+"""
+
+import copy
+import sqlite3
+
+import nbfactory as f
+import nbformat
+import pytest
+from conftest import run_cli, write_nb
+
+from course.release import release_workshop
+from course.settings import load_settings
+
+pytestmark = pytest.mark.kernel
+
+
+def nbgrader_course(root, *config_lines, kernelspec=None):
+    """An nbgrader-style course (relative SQLite gradebook, nbgrader's defaults) with `ws`
+    released and one learner's copy of the release submitted."""
+    root.mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(
+        "\n".join(
+            [
+                "c = get_config()",
+                'c.CourseDirectory.course_id = "peer"',
+                'c.CourseDirectory.db_url = "sqlite:///gradebook.db"',
+                *config_lines,
+                "",
+            ]
+        )
+    )
+    nb = f.notebook(
+        f.code("import time"),
+        f.solution(
+            "slow", "def slow():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
+        ),
+        f.code("time.sleep(30)"),
+        f.tests("slow_tests", "assert slow() == 1", points=2),
+    )
+    if kernelspec is not None:
+        nb.metadata["kernelspec"] = kernelspec
+        nb.metadata["language_info"] = {"name": kernelspec["language"]}
+    write_nb(root / "source" / "ws" / "nb.ipynb", nb)
+    settings = load_settings(root)
+    release_workshop(settings, "ws", {})
+    submitted = copy.deepcopy(nbformat.read(root / "release" / "ws" / "nb.ipynb", 4))
+    for cell in submitted.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "slow":
+            cell.source = "def slow():\n    return 1"
+    write_nb(settings.submitted_dir / "learner" / "ws" / "nb.ipynb", submitted)
+    return root
+
+
+def test_a_notebook_of_another_kernel_is_refused_naming_the_kernel(tmp_path):
+    kernel = {"name": "ir", "display_name": "R", "language": "R"}
+    root = nbgrader_course(tmp_path / "course", kernelspec=kernel)
+    graded = run_cli("grade", "ws", cwd=root)
+    assert graded.returncode == 1, graded.stdout + graded.stderr
+    assert "unsupported-kernel" in graded.stdout
+    assert "'ir'" in graded.stdout and "nbgrader autograde" in graded.stdout
+    assert "tampered-metadata" not in graded.stdout
+
+
+def test_nbgraders_cell_limit_and_interrupt_setting_are_honoured(tmp_path):
+    root = nbgrader_course(
+        tmp_path / "course", "c.Execute.timeout = 2", "c.Execute.interrupt_on_timeout = False"
+    )
+    graded = run_cli("grade", "ws", "--report", "report.json", cwd=root)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    nb = nbformat.read(root / "autograded" / "learner" / "ws" / "nb.ipynb", 4)
+    sleeping = next(c for c in nb.cells if c.source == "time.sleep(30)")
+    assert sleeping.outputs[-1].ename == "CellTimeout"
+    assert "2 s" in sleeping.outputs[-1].evalue
+    test = nb.cells[-1]
+    assert test.outputs[0].ename == "NotRun"  # nbgrader stops at a timeout when not interrupting
+
+
+def test_a_course_root_that_does_not_exist_is_named_and_nothing_is_written(tmp_path):
+    root = tmp_path / "course"
+    root.mkdir()
+    missing = tmp_path / "elsewhere" / "course"
+    (root / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(missing)!r}\n"
+    )
+    graded = run_cli("grade", "ws", cwd=root)
+    assert graded.returncode == 1
+    assert "c.CourseDirectory.root" in graded.stderr and str(missing) in graded.stderr
+    assert "Traceback" not in graded.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["course"]
+    assert [p.name for p in root.iterdir()] == ["nbgrader_config.py"]
+
+
+def test_an_unreleased_assignment_names_the_gradebook_and_nbgraders_command(tmp_path):
+    root = nbgrader_course(tmp_path / "course")
+    graded = run_cli("grade", "other", cwd=root)
+    assert graded.returncode == 1
+    assert "gradebook.db" in graded.stderr and str(root) in graded.stderr
+    assert "nbgrader generate_assignment other" in graded.stderr
+
+
+def test_an_old_gradebook_schema_asks_for_nbgraders_upgrade(tmp_path):
+    root = nbgrader_course(tmp_path / "course")
+    with sqlite3.connect(root / "gradebook.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '167914646830'")  # nbgrader 0.6
+    graded = run_cli("grade", "ws", cwd=root)
+    assert graded.returncode == 1
+    assert "nbgrader db upgrade" in graded.stderr and "gradebook.db" in graded.stderr
+    assert "internal error" not in graded.stderr and "OperationalError" not in graded.stderr
