@@ -37,7 +37,10 @@ from course.notebook_io import replace_folder, write_notebook
 from course.score import score_cells
 from course.settings import Settings
 
-__all__ = ["graded_fingerprints", "save_grades", "write_autograded"]
+__all__ = ["AUTOGRADED_MODE", "graded_fingerprints", "save_grades", "write_autograded"]
+
+AUTOGRADED_MODE = 0o444
+"""Autograded notebooks are read-only, as `nbgrader autograde` writes them."""
 
 _metadata = MetaData()
 GRADED = Table(
@@ -66,11 +69,12 @@ def write_autograded(
     target = settings.autograded_dir / submission.student / submission.assignment
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".autograde-", dir=target.parent))
+    staging.chmod(0o755)
     try:
         if files.is_dir():
             shutil.copytree(files, staging, dirs_exist_ok=True, symlinks=True)
         for name, nb in notebooks.items():
-            write_notebook(nb, staging / f"{name}.ipynb", validate=False)
+            write_notebook(nb, staging / f"{name}.ipynb", validate=False, mode=AUTOGRADED_MODE)
         stamp = submission.folder / TIMESTAMP_FILE
         if stamp.is_file() and not stamp.is_symlink():
             shutil.copyfile(stamp, staging / TIMESTAMP_FILE)

@@ -24,6 +24,9 @@ from course.cells import grade_id, is_autograded_test, nbgrader_meta
 __all__ = ["ReferenceCell", "ReferenceNotebook", "load_reference", "prepare_notebook"]
 
 NBGRADER_SCHEMA_VERSION = 3
+CELL_IDS_MINOR = 5
+"""nbformat 4.5 introduced cell ids: a notebook that gets them is a 4.5 notebook (as nbformat's
+own upgrade makes it), or its graded copy would not validate as its declared version."""
 COMPARED_FIELDS = ("grade", "solution", "locked", "task", "points")
 
 
@@ -128,6 +131,7 @@ def prepare_notebook(
     for index, cell in enumerate(nb.cells):
         if "id" not in cell:
             cell.id = f"restored-{index}"
+    nb.nbformat_minor = max(nb.get("nbformat_minor", 0), CELL_IDS_MINOR)
     return nb, findings
 
 

@@ -33,6 +33,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import ds_course
 from simulate import make_cohort
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,6 +71,18 @@ def build_peer_course(root: Path, learners: int, only: list[str] | None = None) 
     for original in originals:
         shutil.rmtree(original)
     return ["ps1"]
+
+
+def build_ds_course(root: Path, learners: int, only: list[str] | None = None) -> list[str]:
+    """A data-science course written here (pandas, scikit-learn, PIL; see ds_course.py)."""
+    return [a for a in ds_course.build(root, learners) if not only or a in only]
+
+
+BUILDERS = {
+    "bundled": build_course,
+    "nbgrader-example": build_peer_course,
+    "data-science": build_ds_course,
+}
 
 
 def submitted(root: Path) -> Path:
@@ -160,9 +173,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--course",
-        choices=("bundled", "nbgrader-example"),
+        choices=tuple(BUILDERS),
         default="bundled",
-        help="the bundled workshops, or nbgrader's example course from ../shared/peers",
+        help="the bundled workshops, nbgrader's example course from ../shared/peers, or a "
+        "data-science course made here (pandas, scikit-learn, PIL; also times workshop grade "
+        "without preloading the sources' imports)",
     )
     parser.add_argument(
         "--workshop", action="append", help="bundled course: only these (default: every one)"
@@ -170,12 +185,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as temp:
         base = Path(temp) / "base"
-        build = build_course if args.course == "bundled" else build_peer_course
-        workshops = build(base, args.learners, args.workshop)
-        names = ("nbgrader", "workshop", "workshop-text", "floor", "floor-text")
+        workshops = BUILDERS[args.course](base, args.learners, args.workshop)
+        names = ["nbgrader", "workshop", "workshop-text", "floor", "floor-text"]
+        if args.course == "data-science":
+            names.append("workshop-no-preload")
         copies = {name: Path(temp) / name for name in names}
         for folder in copies.values():
             shutil.copytree(base, folder, symlinks=True)
+        if "workshop-no-preload" in copies:
+            with (copies["workshop-no-preload"] / "nbgrader_config.py").open("a") as config:
+                config.write("c.Workshop.preload_source_imports = False\n")
         notebooks = len(list(submitted(base).glob("*/*/*.ipynb")))
         print(
             f"{args.learners} learners x {len(workshops)} workshops = {notebooks} notebooks, "
@@ -192,9 +211,12 @@ def main() -> None:
             "floor": run_floor(copies["floor"], workshops, args.workers, png=True),
             "floor-text": run_floor(copies["floor-text"], workshops, args.workers, png=False),
         }
+        if "workshop-no-preload" in copies:
+            times["workshop-no-preload"] = run([*grade, "png"], copies["workshop-no-preload"])
         db = Path("var") / "gradebook.db" if args.course == "bundled" else Path("gradebook.db")
         theirs = scores(copies["nbgrader"] / db)
-        same = all(scores(copies[n] / db) == theirs for n in ("workshop", "workshop-text"))
+        ours = [n for n in copies if n.startswith("workshop")]
+        same = all(scores(copies[n] / db) == theirs for n in ours)
     nbgrader = times["nbgrader"]
     print(f"nbgrader autograde           : {nbgrader:7.1f} s")
     for name, floor, label in (
@@ -205,6 +227,12 @@ def main() -> None:
         print(
             f"{label:29s}: {ours:7.1f} s   {nbgrader / ours:5.1f}x faster than nbgrader, "
             f"{ours / times[floor]:.2f}x its floor ({times[floor]:.1f} s)"
+        )
+    if "workshop-no-preload" in times:
+        ours = times["workshop-no-preload"]
+        print(
+            f"{'... without source preload':29s}: {ours:7.1f} s   {nbgrader / ours:5.1f}x faster "
+            f"than nbgrader, {ours / times['floor']:.2f}x its floor"
         )
     print(f"identical scores             : {same}")
     if not same:

@@ -379,8 +379,7 @@ def _roster_tokens(args: argparse.Namespace) -> int:
     writer.writerow(header)
     writer.writerows((t.subject, t.token) for t in result.issued)
     if args.out is not None:
-        write_text_atomic(args.out, text.getvalue())
-        args.out.chmod(0o600)
+        write_text_atomic(args.out, text.getvalue(), mode=0o600)
     else:
         print(text.getvalue(), end="")
     summary = f"tokens: {len(result.issued)} issued"

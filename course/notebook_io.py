@@ -55,8 +55,10 @@ def read_notebook(path: Path, label: str | None = None) -> NotebookNode:
     return nb
 
 
-def write_notebook(nb: NotebookNode, path: Path, *, validate: bool = True) -> None:
-    """Write *nb* to *path* atomically, in nbformat's canonical JSON.
+def write_notebook(
+    nb: NotebookNode, path: Path, *, validate: bool = True, mode: int = 0o644
+) -> None:
+    """Write *nb* to *path* atomically, in nbformat's canonical JSON, with file *mode*.
 
     `validate=False` skips nbformat's schema check (it only logs), for notebooks this program
     built from validated ones: the grader writes hundreds.
@@ -65,16 +67,18 @@ def write_notebook(nb: NotebookNode, path: Path, *, validate: bool = True) -> No
         text: str = nbformat.writes(nb, version=NBFORMAT_VERSION)
     else:
         text = nbformat.v4.writes(nb)
-    write_text_atomic(path, text + "\n")
+    write_text_atomic(path, text + "\n", mode=mode)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write *text* to *path* through a temporary file and a rename."""
+def write_text_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write *text* to *path* through a temporary file and a rename, readable as *mode* says
+    (a temporary file is private to its owner; what we write is meant to be read)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        Path(temp_name).chmod(mode)
         Path(temp_name).replace(path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -5,7 +5,9 @@ graded through the `workshop` command as an organiser would run it.
 """
 
 import copy
+import json
 import sqlite3
+import stat
 
 import nbfactory as f
 import nbformat
@@ -18,7 +20,7 @@ from course.settings import load_settings
 pytestmark = pytest.mark.kernel
 
 
-def nbgrader_course(root, *config_lines, kernelspec=None):
+def nbgrader_course(root, *config_lines, kernelspec=None, slow_cell=False):
     """An nbgrader-style course (relative SQLite gradebook, nbgrader's defaults) with `ws`
     released and one learner's copy of the release submitted."""
     root.mkdir(parents=True)
@@ -38,7 +40,7 @@ def nbgrader_course(root, *config_lines, kernelspec=None):
         f.solution(
             "slow", "def slow():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
         ),
-        f.code("time.sleep(30)"),
+        *([f.code("time.sleep(30)")] if slow_cell else []),
         f.tests("slow_tests", "assert slow() == 1", points=2),
     )
     if kernelspec is not None:
@@ -67,7 +69,10 @@ def test_a_notebook_of_another_kernel_is_refused_naming_the_kernel(tmp_path):
 
 def test_nbgraders_cell_limit_and_interrupt_setting_are_honoured(tmp_path):
     root = nbgrader_course(
-        tmp_path / "course", "c.Execute.timeout = 2", "c.Execute.interrupt_on_timeout = False"
+        tmp_path / "course",
+        "c.Execute.timeout = 2",
+        "c.Execute.interrupt_on_timeout = False",
+        slow_cell=True,
     )
     graded = run_cli("grade", "ws", "--report", "report.json", cwd=root)
     assert graded.returncode == 0, graded.stdout + graded.stderr
@@ -110,3 +115,32 @@ def test_an_old_gradebook_schema_asks_for_nbgraders_upgrade(tmp_path):
     assert graded.returncode == 1
     assert "nbgrader db upgrade" in graded.stderr and "gradebook.db" in graded.stderr
     assert "internal error" not in graded.stderr and "OperationalError" not in graded.stderr
+
+
+@pytest.mark.parametrize("minor", [2, 4])
+def test_older_nbformat_minor_versions_are_graded_and_get_feedback(tmp_path, minor):
+    root = nbgrader_course(tmp_path / "course")
+    path = root / "submitted" / "learner" / "ws" / "nb.ipynb"
+    raw = json.loads(path.read_text())
+    raw["nbformat_minor"] = minor
+    for cell in raw["cells"]:
+        cell.pop("id", None)
+    path.write_text(json.dumps(raw))
+    assert run_cli("grade", "ws", cwd=root).returncode == 0
+    graded = root / "autograded" / "learner" / "ws" / "nb.ipynb"
+    nb = nbformat.read(graded, 4)
+    nbformat.validate(nb)  # ids were added, so it is a 4.5 notebook
+    assert nb.nbformat_minor == 5
+    feedback = run_cli("feedback", "ws", cwd=root)
+    assert feedback.returncode == 0, feedback.stdout + feedback.stderr
+    assert (root / "feedback" / "learner" / "ws").is_dir()
+
+
+def test_autograded_notebooks_are_read_only_as_nbgrader_writes_them(tmp_path):
+    root = nbgrader_course(tmp_path / "course")
+    assert run_cli("grade", "ws", cwd=root).returncode == 0
+    folder = root / "autograded" / "learner" / "ws"
+    assert stat.S_IMODE((folder / "nb.ipynb").stat().st_mode) == 0o444
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    released = root / "release" / "ws" / "nb.ipynb"
+    assert stat.S_IMODE(released.stat().st_mode) == 0o644
