@@ -30,6 +30,8 @@ CODES = {
     "background-thread": "a learner thread could not be stopped before a test ran",
     "sandbox-crashed": "the grading sandbox itself failed on this notebook",
     "unsupported-kernel": "the notebook's kernel is not Python; not graded (use nbgrader)",
+    "shadowing-module": "a submitted file would replace a standard or installed module (left out)",
+    "unsafe-file": "a submitted link, device or other non-plain file (left out)",
 }
 
 

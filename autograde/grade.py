@@ -24,6 +24,7 @@ from autograde.isolation import Limits
 from autograde.persist import graded_fingerprints, save_grades, write_autograded
 from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
 from autograde.sandbox import NotebookJob
+from autograde.stage_files import stage_files
 from autograde.submissions import Submission, find_submissions
 from course.errors import NotebookError, WorkshopError
 from course.gradebook import gradebook_label, open_gradebook
@@ -263,7 +264,10 @@ def _prepare(
         state.executed[name] = prepared
         state.waiting.add(name)
         workdir = sandbox.workdir(f"{submission.student}-{name}")
-        _copy_supporting_files(settings.source_dir / submission.assignment, workdir)
+        source = settings.source_dir / submission.assignment
+        for finding in stage_files(settings, submission.folder, source, workdir):
+            if finding not in state.findings:
+                state.findings.append(finding)
         yield name, job_for(prepared, f"{submission.student}/{name}", workdir)
 
 
@@ -368,15 +372,3 @@ def _released_notebooks(settings: Settings, assignment: str) -> dict[str, Notebo
         except NotebookError:
             continue
     return released
-
-
-def _copy_supporting_files(source: Path, workdir: Path) -> None:
-    """The assignment's own data files (never the learner's extra files) into *workdir*."""
-    if not source.is_dir():
-        return
-    shutil.copytree(
-        source,
-        workdir,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("*.ipynb", ".*", "__pycache__", "*.pyc"),
-    )

@@ -123,6 +123,12 @@ class Settings:
     figures: str
     hidden_paths: tuple[Path, ...]
     dask_scheduler: str
+    ignore: tuple[str, ...]
+    """`c.CourseDirectory.ignore`: globs of files never copied (nbgrader's default list)."""
+    include: tuple[str, ...]
+    """`c.CourseDirectory.include`: globs of the learners' files that are copied."""
+    max_file_size_kb: int
+    """`c.CourseDirectory.max_file_size`: learners' files larger than this are not copied."""
     nbgrader_config: Config
 
     @property
@@ -194,6 +200,9 @@ def load_settings(course_dir: Path) -> Settings:
         figures=workshop.figures,
         hidden_paths=tuple(course_root / p for p in workshop.hidden_paths),
         dask_scheduler=workshop.dask_scheduler,
+        ignore=tuple(course.ignore),
+        include=tuple(course.include),
+        max_file_size_kb=int(course.max_file_size),
         nbgrader_config=config,
     )
 

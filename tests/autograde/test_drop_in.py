@@ -19,10 +19,15 @@ from course.settings import load_settings
 
 pytestmark = pytest.mark.kernel
 
+ANSWER = "def slow():\n    return 1"
 
-def nbgrader_course(root, *config_lines, kernelspec=None, slow_cell=False):
+
+def nbgrader_course(
+    root, *config_lines, kernelspec=None, slow_cell=False, answer=ANSWER, files=None
+):
     """An nbgrader-style course (relative SQLite gradebook, nbgrader's defaults) with `ws`
-    released and one learner's copy of the release submitted."""
+    released and one learner's copy of the release submitted, with *answer* in its solution
+    cell and *files* (name -> text) beside it."""
     root.mkdir(parents=True)
     (root / "nbgrader_config.py").write_text(
         "\n".join(
@@ -52,8 +57,12 @@ def nbgrader_course(root, *config_lines, kernelspec=None, slow_cell=False):
     submitted = copy.deepcopy(nbformat.read(root / "release" / "ws" / "nb.ipynb", 4))
     for cell in submitted.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "slow":
-            cell.source = "def slow():\n    return 1"
-    write_nb(settings.submitted_dir / "learner" / "ws" / "nb.ipynb", submitted)
+            cell.source = answer
+    folder = settings.submitted_dir / "learner" / "ws"
+    write_nb(folder / "nb.ipynb", submitted)
+    for name, text in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
     return root
 
 
@@ -144,3 +153,49 @@ def test_autograded_notebooks_are_read_only_as_nbgrader_writes_them(tmp_path):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
     released = root / "release" / "ws" / "nb.ipynb"
     assert stat.S_IMODE(released.stat().st_mode) == 0o644
+
+
+def graded_outputs(root):
+    nb = nbformat.read(root / "autograded" / "learner" / "ws" / "nb.ipynb", 4)
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def test_a_learners_own_helper_module_is_importable(tmp_path):
+    root = nbgrader_course(
+        tmp_path / "course",
+        answer="from my_ke import slow",
+        files={"my_ke.py": "def slow():\n    return 1\n"},
+    )
+    graded = run_cli("grade", "ws", cwd=root)
+    assert graded.returncode == 0, graded.stdout
+    assert "2/2" in graded.stdout and "shadowing-module" not in graded.stdout
+
+
+def test_a_module_that_shadows_a_library_is_left_out_and_flagged(tmp_path):
+    root = nbgrader_course(
+        tmp_path / "course",
+        answer="import random\ndef slow():\n    return random.FAKE",
+        files={"random.py": "FAKE = 1\n", "json/__init__.py": "", "data/notes.txt": "mine"},
+    )
+    graded = run_cli("grade", "ws", "--report", "report.json", cwd=root)
+    assert graded.returncode == 0, graded.stdout
+    (result,) = json.loads((root / "report.json").read_text())["submissions"]
+    assert result["score"] == 0
+    flagged = sorted(p["message"] for p in result["problems"] if p["code"] == "shadowing-module")
+    assert flagged == [
+        "json would replace the module 'json'; left out",
+        "random.py would replace the module 'random'; left out",
+    ]
+
+
+def test_files_the_course_ignores_never_reach_the_learner_code(tmp_path):
+    root = nbgrader_course(
+        tmp_path / "course",
+        "c.CourseDirectory.ignore = ['*.md', '.ipynb_checkpoints', '__pycache__']",
+        answer="import os\nprint(sorted(os.listdir('.')))\ndef slow():\n    return 1",
+    )
+    (root / "source" / "ws" / "nb.md").write_text("assert slow() == 1  # SECRET hidden twin\n")
+    (root / "source" / "ws" / "table.csv").write_text("a,b\n1,2\n")
+    assert run_cli("grade", "ws", "--force", cwd=root).returncode == 0
+    (listing,) = [o.text for o in graded_outputs(root) if o.output_type == "stream"]
+    assert "table.csv" in listing and "nb.md" not in listing

@@ -159,7 +159,7 @@ EXPECTED = {
     "run_cell": ((0, 0, 1, 1), set()),
     "helpers": ((2, 0, 1, 1), set()),
     "thread": ((2, 0, 1, 1), set()),
-    "numpy_file": ((0, 0, 1, 1), set()),
+    "numpy_file": ((0, 0, 1, 1), {"shadowing-module"}),
     "big_file": ((2, 1, 1, 1), set()),
     "renamed": ((2, 1, 1, 1), {"unknown-cell", "missing-cell"}),
     "symlink": ((0, 0, 0, 1), {"invalid-notebook"}),
