@@ -128,7 +128,10 @@ def _region_problems(
                 problems.append(f"line {number}: '{end}' without a '{begin}' before it")
             opened_at = None
     if opened_at is not None:
-        problems.append(f"line {opened_at}: '{begin}' is never closed; add a line '{end}'")
+        problems.append(
+            f"line {opened_at}: '{begin}' is never closed; add the line '### {end}' "
+            "where the region ends"
+        )
     if found and not allowed:
         problems.append(f"{what} markers in a cell that is not graded as such; {fix}")
     return problems

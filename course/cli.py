@@ -106,8 +106,10 @@ def _parser() -> argparse.ArgumentParser:
         "--parameter",
         action="append",
         default=[],
+        type=_parameter,
         metavar="NAME=VALUE",
-        help="set a parameter of the 'parameters' cell (repeatable; VALUE is a Python literal)",
+        help="set a parameter of the 'parameters' cell (repeatable; VALUE is a Python literal, "
+        "strings quoted: -p 'title=\"Week 3\"')",
     )
     release.add_argument(
         "--check", action="store_true", help="exit 1 if release/WS is not what release would write"
@@ -281,6 +283,16 @@ def _board_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _parameter(text: str) -> tuple[str, object]:
+    from course.errors import ParameterError
+    from course.parameterise import parse_assignment
+
+    try:
+        return parse_assignment(text)
+    except ParameterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -315,11 +327,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from course.parameterise import parse_assignments
     from course.release import check_release, release_workshop
 
     settings = _settings(args)
-    parameters = parse_assignments(args.parameter)
+    parameters = dict(args.parameter)
     if args.check:
         stale = check_release(settings, args.workshop, parameters if args.parameter else None)
         for problem in stale:
@@ -566,11 +577,14 @@ def _print_validation(reports: Sequence[Any]) -> None:
                 f"{solution.points:g}/{solution.max_points:g}",
                 f"{stub.points:g}/{stub.max_points:g}",
             )
-    console.print(table)
+    if table.row_count:
+        console.print(table)
     for report in reports:
         for problem in report.problems:
             print(f"error: {problem}", file=sys.stderr)
         verdict = "sound" if report.ok else f"{len(report.problems)} problem(s)"
+        if not report.runs and not report.ok:
+            verdict += " found before running anything (fix them, then validate again)"
         console.print(f"{escape(report.workshop)}: {verdict}", highlight=False)
 
 

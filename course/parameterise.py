@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from nbformat import NotebookNode
@@ -21,7 +21,7 @@ __all__ = [
     "declared_parameters",
     "parameter_sets",
     "parameterise",
-    "parse_assignments",
+    "parse_assignment",
     "require_declared",
 ]
 
@@ -59,19 +59,26 @@ def require_declared(parameters: Mapping[str, object], nb: NotebookNode, label: 
         )
 
 
-def parse_assignments(assignments: Iterable[str]) -> dict[str, object]:
-    """Parse `NAME=VALUE` strings; VALUE is a Python literal, or else taken as a string."""
-    parameters: dict[str, object] = {}
-    for item in assignments:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name.isidentifier():
-            raise ParameterError(f"-p {item!r}: expected NAME=VALUE with NAME a Python identifier")
-        try:
-            parameters[name] = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            parameters[name] = text.strip()
-    return parameters
+def parse_assignment(item: str) -> tuple[str, object]:
+    """Parse one `NAME=VALUE`; VALUE must be a Python literal, strings quoted.
+
+    A bare word is refused rather than taken as a string: `-p n_readings=hundred` is far more
+    often a typo for a number than a wish for the text "hundred", and `-p 'n=[1,2'` a cut-off
+    list; either would release a notebook that fails in front of the room.
+    """
+    name, sep, text = item.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise ParameterError(f"-p {item!r}: expected NAME=VALUE with NAME a Python identifier")
+    try:
+        return name, ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+        quoted = repr(text.strip())
+        raise ParameterError(
+            f"-p {item!r}: {text.strip()!r} is not a Python literal ({type(error).__name__}); "
+            f"give a number, list, dict, True/False/None, or quote a string: "
+            f"-p '{name}={quoted}'"
+        ) from error
 
 
 def parameterise(nb: NotebookNode, parameters: Mapping[str, object]) -> NotebookNode:

@@ -8,6 +8,7 @@ version leaks neither solution nor hidden test text.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from course.cells import autograded_tests, grade_id
+from course.cells import autograded_tests, grade_id, is_solution
 from course.check_cells import check_notebook
 from course.errors import NotebookError
 from course.execute import ExecutionJob, ExecutionResult, execute_notebooks
@@ -157,7 +158,7 @@ def _judge(plan: _Plan, result: ExecutionResult) -> tuple[Run, list[Problem]]:
         where = "" if plan.version == SOLUTION else "learner version"
         message = f"the {plan.version} could not run {context}: {result.failure}"
         return run, [Problem(plan.label, where, message)]
-    problems = []
+    problems = _solution_errors(plan, result.nb, context) if plan.version == SOLUTION else []
     for key in tests:
         score = scores.get(key)
         if score is None:
@@ -186,27 +187,80 @@ def _judge(plan: _Plan, result: ExecutionResult) -> tuple[Run, list[Problem]]:
     return run, problems
 
 
+def _solution_errors(plan: _Plan, executed: NotebookNode, context: str) -> list[Problem]:
+    """Errors raised by the reference solution's own cells, named by cell and line: the test
+    below would only report the `NameError` they cause."""
+    numbers = {grade_id(c): n for n, c in enumerate(plan.source.cells, start=1) if grade_id(c)}
+    problems = []
+    for cell in executed.cells:
+        if cell.cell_type != "code" or not is_solution(cell):
+            continue
+        for output in cell.get("outputs", []):
+            if output.output_type != "error":
+                continue
+            key, line = grade_id(cell), _error_line(output)
+            where = f"cell {numbers.get(key, '?')} (grade id '{key}')"
+            where += f", line {line}" if line else ""
+            problems.append(
+                Problem(
+                    plan.label,
+                    where,
+                    f"the reference solution raises {output.ename}: {output.evalue} {context}; "
+                    "fix the solution",
+                )
+            )
+    return problems
+
+
+def _error_line(output: NotebookNode) -> int | None:
+    """The line of the cell an error output points at (IPython writes `Cell In[n], line L`)."""
+    text = "\n".join(output.get("traceback", []))
+    found = re.findall(r"(?:Cell In\[\d+\]|<ipython-input-[^>]*>), line (\d+)", _plain(text))
+    found = found or re.findall(r"line (\d+)", str(output.get("evalue", "")))
+    return int(found[-1]) if found else None
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
 def _leaks(source: NotebookNode, stub: NotebookNode, label: str, markers: Markers) -> list[Problem]:
-    """Solution or hidden-test lines of *source* that survive in the learner version *stub*."""
-    stub_cells = {grade_id(c): c for c in stub.cells if grade_id(c)}
+    """Solution or hidden-test lines of *source* that appear anywhere in the learner version
+    *stub*: in the cell they came from, or pasted into any other cell, markdown included.
+
+    A line the source's code also shows outside every region (an `import` a setup cell makes
+    too) is not secret, nor is one with fewer than three letters or digits (a lone `)`); text
+    cells never make a line public: a solution pasted into an explanation is a leak.
+    """
     problems = []
     for marker in (markers.begin_solution, markers.begin_hidden):
         if any(marker in cell.source for cell in stub.cells):
             problems.append(
                 Problem(label, "learner version", f"still contains '{marker}'; check the markers")
             )
+    inside: set[str] = set()
+    outside: set[str] = set()
     for cell in source.cells:
-        key = grade_id(cell)
-        if key is None or key not in stub_cells:
-            continue
-        inside, outside = _split_regions(cell.source, markers)
-        leaked = (inside - outside) & _lines(stub_cells[key].source)
+        cell_inside, cell_outside = _split_regions(cell.source, markers)
+        inside |= cell_inside
+        if cell.cell_type == "code":
+            outside |= cell_outside
+    secret = {line for line in inside - outside if len(re.sub(r"\W", "", line)) >= 3}
+    numbers = {c.get("id"): n for n, c in enumerate(source.cells, start=1)}
+    for number, cell in enumerate(stub.cells, start=1):
+        leaked = secret & _lines(cell.source)
         if leaked:
+            key = grade_id(cell)
+            where = (
+                f"cell {numbers[cell.get('id')]}"
+                if cell.get("id") in numbers
+                else f"learner version cell {number}"
+            ) + (f" (grade id '{key}')" if key else "")
             example = sorted(leaked)[0]
             problems.append(
                 Problem(
                     label,
-                    f"grade id '{key}'",
+                    where,
                     f"the learner version still shows {len(leaked)} solution or hidden test "
                     f"line(s), e.g. {example!r}; put them between the markers",
                 )

@@ -22,7 +22,10 @@ def test_duplicate_grade_id_names_both_cells():
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("### BEGIN SOLUTION\nx = 1", "line 1: 'BEGIN SOLUTION' is never closed"),
+        (
+            "### BEGIN SOLUTION\nx = 1",
+            "line 1: 'BEGIN SOLUTION' is never closed; add the line '### END SOLUTION'",
+        ),
         ("x = 1\n### END SOLUTION", "line 2: 'END SOLUTION' without a 'BEGIN SOLUTION'"),
         (
             "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION",

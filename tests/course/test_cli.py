@@ -36,6 +36,17 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("roster", cwd=tmp_path).returncode == 2
 
 
+@pytest.mark.parametrize(
+    ("item", "said"),
+    [("n", "expected NAME=VALUE"), ("n=hundred", "not a Python literal"), ("n=[1,2", "-p 'n=")],
+)
+def test_a_bad_parameter_is_a_usage_error_naming_it(course_dir, item, said):
+    result = run_cli("release", "ws", "-p", item, cwd=course_dir)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr
+    assert not (course_dir / "release").exists()
+
+
 def test_outside_a_course_says_so(tmp_path):
     assert_one_clear_error(
         run_cli("release", "ws", cwd=tmp_path), "no nbgrader_config.py", "--course"
@@ -74,6 +85,15 @@ def test_validate_exits_1_naming_a_test_that_passes_on_the_stub(course_dir):
     write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
     result = run_cli("validate", "ws", cwd=course_dir)
     assert_one_clear_error(result, "source/ws/nb.ipynb: grade id 'free_points'", "stub")
+
+
+def test_validate_with_only_static_problems_prints_them_and_no_empty_table(course_dir):
+    nb = f.notebook(f.solution("q", "### BEGIN SOLUTION\nx = 1"), f.tests("q_tests", "assert x"))
+    write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
+    result = run_cli("validate", "ws", cwd=course_dir)
+    assert_one_clear_error(result, "grade id 'q'", "'### END SOLUTION'")
+    assert "validation" not in result.stdout and "┃" not in result.stdout
+    assert "found before running anything" in result.stdout
 
 
 @pytest.mark.kernel

@@ -6,7 +6,7 @@ from course.parameterise import (
     INJECTED_CELL_ID,
     declared_parameters,
     parameterise,
-    parse_assignments,
+    parse_assignment,
     require_declared,
 )
 
@@ -16,8 +16,9 @@ def test_declared_parameters_come_from_the_parameters_cell():
     assert declared_parameters(nb) == {"n": "3", "rate": "0.5", "name": "'x'"}
 
 
-def test_parse_assignments_reads_literals_and_falls_back_to_strings():
-    assert parse_assignments(["n=3", "rate=0.5", "name=abc", "flags=[1, 2]"]) == {
+def test_parse_assignments_reads_literals_and_quoted_strings():
+    items = ["n=3", "rate=0.5", "name='abc'", "flags=[1, 2]"]
+    assert dict(parse_assignment(item) for item in items) == {
         "n": 3,
         "rate": 0.5,
         "name": "abc",
@@ -25,10 +26,18 @@ def test_parse_assignments_reads_literals_and_falls_back_to_strings():
     }
 
 
+@pytest.mark.parametrize("item", ["n_readings=hundred", "n=[1,2", "n=", "f=print(1)"])
+def test_a_value_that_is_not_a_literal_is_refused_saying_how_to_quote(item):
+    name, _, value = item.partition("=")
+    with pytest.raises(ParameterError, match="is not a Python literal") as raised:
+        parse_assignment(item)
+    assert f"-p '{name}={value!r}'" in str(raised.value)
+
+
 @pytest.mark.parametrize("item", ["n", "=3", "1n=3", "a b=1"])
 def test_parse_assignments_rejects_malformed_items(item):
     with pytest.raises(ParameterError, match="expected NAME=VALUE"):
-        parse_assignments([item])
+        parse_assignment(item)
 
 
 def test_parameterise_injects_after_the_parameters_cell_with_a_stable_id():

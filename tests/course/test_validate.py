@@ -63,3 +63,25 @@ def test_malformed_notebook_is_one_problem_naming_the_file(settings, course_dir)
     report = validate_workshop(settings, "ws")
     [problem] = report.problems
     assert problem.path == "source/ws/broken.ipynb" and "invalid JSON" in problem.message
+
+
+def test_a_syntax_error_in_the_solution_is_named_with_its_cell_and_line(settings, course_dir):
+    nb = f.good_notebook()
+    nb.cells[2].source = nb.cells[2].source.replace("return x * x", "return x *")
+    write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
+    report = validate_workshop(settings, "ws")
+    first = str(report.problems[0])
+    assert first.startswith("source/ws/nb.ipynb: cell 3 (grade id 'square'), line 3: ")
+    assert "the reference solution raises SyntaxError" in first
+
+
+def test_a_solution_line_pasted_into_another_cell_is_a_leak(settings, course_dir):
+    nb = f.good_notebook()
+    nb.cells.insert(4, f.markdown("The trick, in one line:\n\n    return x * x"))
+    write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
+    report = validate_workshop(settings, "ws")
+    leaks = [str(p) for p in report.problems if "still shows" in p.message]
+    assert leaks == [
+        "source/ws/nb.ipynb: cell 5: the learner version still shows 1 solution or hidden test "
+        "line(s), e.g. 'return x * x'; put them between the markers"
+    ]
