@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkshopError as error:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
-        return 1
+        return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -124,6 +124,18 @@ def _parser() -> argparse.ArgumentParser:
         help="address of the session board (workshop serve) each Check reports to",
     )
     release.set_defaults(handler=_release)
+
+    new = commands.add_parser(
+        "new",
+        parents=[course],
+        help="start a workshop from a template that validates and releases as it is",
+        description="Write source/WS/WS.ipynb: a title with learning goals, a parameters cell "
+        "with two parameter sets, one exercise with a visible test, a hidden test and a hint, "
+        "and one reflection. See docs/authoring.md.",
+    )
+    new.add_argument("workshop", metavar="WS", help="folder name: lower case, digits, - and _")
+    new.add_argument("--title", help="the notebook's title (default: from WS)")
+    new.set_defaults(handler=_new)
 
     roster = commands.add_parser("roster", help="manage the learners of the course")
     roster_commands = roster.add_subparsers(metavar="ACTION")
@@ -309,6 +321,17 @@ def _settings(args: argparse.Namespace) -> Any:
     from course.settings import load_settings
 
     return load_settings(args.course)
+
+
+def _new(args: argparse.Namespace) -> int:
+    from course.scaffold import scaffold_workshop
+
+    settings = _settings(args)
+    path = scaffold_workshop(settings, args.workshop, args.title)
+    print(f"created {settings.relative(path)}")
+    print(f"next: open it in JupyterLab, then `workshop validate {args.workshop}` and")
+    print(f"      `workshop release {args.workshop}` (docs/authoring.md walks through it)")
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:

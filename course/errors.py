@@ -1,6 +1,7 @@
 """The one exception hierarchy of nbworkshop.
 
     WorkshopError            anything a user can fix; the CLI prints str(error) and exits 1
+    ├── UsageError           the command was given a bad name or value; exit 2, as argparse
     ├── CourseNotFound       no nbgrader_config.py where the course should be
     ├── ConfigError          nbgrader_config.py cannot be loaded or holds a bad value
     ├── UnknownWorkshop      no folder source/<workshop>
@@ -32,12 +33,21 @@ __all__ = [
     "RosterError",
     "ServeError",
     "UnknownWorkshop",
+    "UsageError",
     "WorkshopError",
 ]
 
 
 class WorkshopError(Exception):
     """An error the user can act on; its message is the whole report."""
+
+    exit_code = 1
+
+
+class UsageError(WorkshopError):
+    """A command line the command cannot take (a bad workshop name, say), found after parsing."""
+
+    exit_code = 2
 
 
 class CourseNotFound(WorkshopError):
