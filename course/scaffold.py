@@ -50,7 +50,7 @@ def scaffold_workshop(settings: Settings, name: str, title: str | None = None) -
 def template(title: str) -> NotebookNode:
     """The scaffold notebook, titled *title*."""
     v4 = nbformat.v4
-    nb = v4.new_notebook()
+    nb: NotebookNode = v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3 (ipykernel)",
