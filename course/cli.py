@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("workshops", nargs="*", metavar="WS", help="workshops (default: all)")
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    validate.add_argument(
+        "--changed-since",
+        metavar="REF",
+        help="only workshops whose source differs from git revision REF (a pull request's base)",
+    )
     validate.set_defaults(handler=_validate)
 
     release = commands.add_parser(
@@ -335,11 +340,17 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from course.layout import workshop_names
+    from course.layout import changed_workshops, workshop_names
     from course.validate import validate_workshop
 
     settings = _settings(args)
     names = args.workshops or workshop_names(settings)
+    if args.changed_since is not None:
+        changed = set(changed_workshops(settings, args.changed_since))
+        names = [name for name in names if name in changed]
+        if not names:
+            print(f"no workshop changed since {args.changed_since}: nothing to validate")
+            return 0
     with _progress(enabled=not args.json) as progress:
         reports = [validate_workshop(settings, name, progress) for name in names]
     if args.json:

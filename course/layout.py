@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from course.errors import UnknownWorkshop
-from course.settings import Settings
+from course.errors import UnknownWorkshop, UsageError
+from course.settings import CONFIG_FILE, Settings
 
-__all__ = ["has_submissions", "source_notebooks", "workshop_names"]
+__all__ = ["changed_workshops", "has_submissions", "source_notebooks", "workshop_names"]
 
 
 def workshop_names(settings: Settings) -> list[str]:
@@ -19,6 +20,46 @@ def workshop_names(settings: Settings) -> list[str]:
         for folder in settings.source_dir.iterdir()
         if folder.is_dir() and any(folder.glob("*.ipynb"))
     )
+
+
+def changed_workshops(settings: Settings, ref: str) -> list[str]:
+    """The workshops whose `source/` folder differs from git revision *ref* (committed, staged
+    or not, or new), for a pull request's CI; all of them when the course config changed."""
+    command = ["git", "-C", str(settings.root)]
+    try:
+        top = subprocess.run(
+            [*command, "rev-parse", "--show-toplevel", "--verify", f"{ref}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()[0]
+        listed = subprocess.run(
+            [*command, "diff", "--name-only", ref, "--"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        listed += subprocess.run(
+            [*command, "ls-files", "--others", "--exclude-standard", "--full-name"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", "") or str(error)
+        raise UsageError(
+            f"--changed-since {ref}: not a git revision of the course at {settings.root} "
+            f"({detail.strip().splitlines()[-1] if detail.strip() else 'git failed'})"
+        ) from error
+    paths = [(Path(top) / name).resolve() for name in listed]
+    if (settings.root / CONFIG_FILE).resolve() in paths:
+        return workshop_names(settings)
+    changed = {
+        path.relative_to(settings.source_dir).parts[0]
+        for path in paths
+        if path.is_relative_to(settings.source_dir) and path != settings.source_dir
+    }
+    return [name for name in workshop_names(settings) if name in changed]
 
 
 def source_notebooks(settings: Settings, workshop: str) -> list[Path]:
