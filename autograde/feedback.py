@@ -19,6 +19,7 @@ from nbformat import NotebookNode
 from course.cells import grade_id, is_autograded_test
 from course.errors import NotebookError, WorkshopError
 from course.gradebook import open_gradebook
+from course.layout import active_release
 from course.notebook_io import read_notebook, write_text_atomic
 from course.score import first_failure
 from course.settings import Settings
@@ -43,7 +44,7 @@ def write_feedback(settings: Settings, assignment: str, students: Sequence[str] 
         )
     released = {
         p.stem: read_notebook(p)
-        for p in sorted((settings.release_dir / assignment).glob("*.ipynb"))
+        for p in sorted(active_release(settings, assignment).glob("*.ipynb"))
     }
     written = []
     with open_gradebook(settings) as gradebook:

@@ -28,6 +28,7 @@ from autograde.stage_files import stage_files
 from autograde.submissions import Submission, find_submissions
 from course.errors import NotebookError, WorkshopError
 from course.gradebook import gradebook_label, open_gradebook
+from course.layout import active_release
 from course.notebook_io import read_notebook
 from course.progress import Progress, SilentProgress
 from course.score import score_cells
@@ -366,7 +367,7 @@ def _hidden_paths(settings: Settings) -> list[str]:
 
 def _released_notebooks(settings: Settings, assignment: str) -> dict[str, NotebookNode]:
     released = {}
-    for path in sorted((settings.release_dir / assignment).glob("*.ipynb")):
+    for path in sorted(active_release(settings, assignment).glob("*.ipynb")):
         try:
             released[path.stem] = read_notebook(path)
         except NotebookError:

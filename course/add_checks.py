@@ -15,14 +15,13 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
 from course.cells import grade_id, is_autograded_test, nbgrader_meta
-from course.workshop_files import CHECKS_FILE, CHECKS_SCHEMA_VERSION
+from course.workshop_files import CHECKS_SCHEMA_VERSION
 
 __all__ = [
     "CHECK_TAG",
@@ -31,7 +30,6 @@ __all__ = [
     "add_check_cells",
     "checks_document",
     "hint_cells_without_exercise",
-    "recorded_board",
 ]
 
 CHECK_TAG = "workshop-check"
@@ -107,15 +105,6 @@ def checks_document(
         },
     }
     return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def recorded_board(release: Path) -> str | None:
-    """The board address an existing release was made for, if any."""
-    try:
-        board = json.loads((release / CHECKS_FILE).read_text(encoding="utf-8")).get("board")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return board if isinstance(board, str) else None
 
 
 def _is_hint(cell: NotebookNode) -> bool:

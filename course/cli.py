@@ -361,12 +361,18 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from course.errors import UsageError
     from course.release import check_release, release_workshop
 
     settings = _settings(args)
     parameters = dict(args.parameter)
     if args.check:
-        stale = check_release(settings, args.workshop, parameters if args.parameter else None)
+        if args.parameter or args.board:
+            raise UsageError(
+                "--check compares release/WS with a plain release; a session's release "
+                "(-p, --board) lives in var/ and is never checked"
+            )
+        stale = check_release(settings, args.workshop)
         for problem in stale:
             print(f"error: {problem}", file=sys.stderr)
         if not stale:

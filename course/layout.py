@@ -8,7 +8,13 @@ from pathlib import Path
 from course.errors import UnknownWorkshop, UsageError
 from course.settings import CONFIG_FILE, Settings
 
-__all__ = ["changed_workshops", "has_submissions", "source_notebooks", "workshop_names"]
+__all__ = [
+    "active_release",
+    "changed_workshops",
+    "has_submissions",
+    "source_notebooks",
+    "workshop_names",
+]
 
 
 def workshop_names(settings: Settings) -> list[str]:
@@ -73,6 +79,15 @@ def source_notebooks(settings: Settings, workshop: str) -> list[Path]:
             f"{settings.relative(folder)}/ (workshops in this course: {known})"
         )
     return notebooks
+
+
+def active_release(settings: Settings, workshop: str) -> Path:
+    """The release learners get now: the session's (`workshop release WS --board URL` or
+    `-p`) while there is one, else the committed `release/<workshop>/`."""
+    session = settings.session_release_dir / workshop
+    if _is_plain_name(workshop) and session.is_dir():
+        return session
+    return settings.release_dir / workshop
 
 
 def has_submissions(settings: Settings, workshop: str) -> bool:

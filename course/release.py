@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from course.add_checks import add_check_cells, checks_document, recorded_board
+from course.add_checks import add_check_cells, checks_document
 from course.check_cells import check_notebook
 from course.errors import NotebookError, ProblemsFound, ReleaseRefused, WorkshopError
 from course.gradebook import prepare_database, submission_count
-from course.layout import has_submissions, source_notebooks
+from course.layout import active_release, has_submissions, source_notebooks
 from course.notebook_io import read_notebook, replace_folder, write_notebook, write_text_atomic
 from course.parameterise import require_declared
 from course.problems import Problem
@@ -75,21 +75,28 @@ def release_workshop(
     force: bool = False,
     board: str | None = None,
 ) -> ReleaseResult:
-    """Write `release/<workshop>/` and record the workshop in the gradebook.
+    """Write the learner version and record the workshop in the gradebook.
 
-    Releasing the same source twice changes nothing. A release that would change what learners
-    have already submitted against is refused unless *force*. With *board*, each Check sends
-    an event to that session board.
+    A plain release writes the committed `release/<workshop>/`; one for a session (with
+    *board*, each Check sends an event to that board; or with *parameters*) writes
+    `<session_release_dir>/<workshop>/` instead, which the board hands out, so a session never
+    makes `release/` stale. Releasing the same source twice changes nothing. A release that
+    would change the exercises learners already submitted against (cells, tests, points; not
+    the board address or parameter values) is refused unless *force*.
     """
     preflight(settings, workshop, parameters)
-    target = settings.release_dir / workshop
-    settings.release_dir.mkdir(parents=True, exist_ok=True)
-    with _staging(settings.release_dir) as staging:
+    session = board is not None or bool(parameters)
+    folder = settings.session_release_dir if session else settings.release_dir
+    target = folder / workshop
+    folder.mkdir(parents=True, exist_ok=True)
+    with _staging(folder) as staging:
         candidate = generate_learner_version(
             settings, workshop, parameters, staging / "check", database=False, board=board
         )
         changed = _tree(candidate) != _tree(target)
-        if changed and target.exists() and not force:
+        handed_out = active_release(settings, workshop)
+        reworked = _exercises(candidate) != _exercises(handed_out)
+        if changed and reworked and handed_out.exists() and not force:
             submitted = max(
                 submission_count(settings, workshop), int(has_submissions(settings, workshop))
             )
@@ -108,25 +115,13 @@ def release_workshop(
     return ReleaseResult(workshop, target, notebooks, dict(parameters), changed)
 
 
-def check_release(
-    settings: Settings, workshop: str, parameters: Mapping[str, object] | None = None
-) -> tuple[Problem, ...]:
-    """Files of `release/<workshop>/` that differ from a fresh release (none when current).
-
-    Without *parameters*, the ones recorded in the existing release (by papermill) are used;
-    the board address is always the recorded one.
-    """
+def check_release(settings: Settings, workshop: str) -> tuple[Problem, ...]:
+    """Files of the committed `release/<workshop>/` that differ from a fresh plain release
+    (none when current); session releases under `var/` never count."""
     target = settings.release_dir / workshop
-    if parameters is None:
-        parameters = _recorded_parameters(target)
-    preflight(settings, workshop, parameters)
-    board = recorded_board(target)
+    preflight(settings, workshop, {})
     with tempfile.TemporaryDirectory(prefix="workshop-release-check-") as temp:
-        fresh = _tree(
-            generate_learner_version(
-                settings, workshop, parameters, Path(temp), database=False, board=board
-            )
-        )
+        fresh = _tree(generate_learner_version(settings, workshop, {}, Path(temp), database=False))
     current = _tree(target)
     problems = []
     for name in sorted(set(fresh) | set(current)):
@@ -250,18 +245,26 @@ def _tree(folder: Path) -> dict[str, bytes]:
     }
 
 
-def _recorded_parameters(target: Path) -> dict[str, object]:
-    """The parameters papermill recorded in an existing release; unreadable files are skipped
-    (they are reported as stale by the comparison)."""
-    for path in sorted(target.glob("*.ipynb")):
+Exercises = list[tuple[str, list[tuple[str, str, Any]]]]
+
+
+def _exercises(folder: Path) -> Exercises:
+    """What learners work on in a release: every notebook's cells (type, source, nbgrader
+    metadata), without the injected parameter values or the board address."""
+    notebooks: Exercises = []
+    for path in sorted(folder.glob("*.ipynb")):
         try:
             nb = read_notebook(path)
         except NotebookError:
+            notebooks.append((path.name, []))
             continue
-        recorded = nb.metadata.get("papermill", {}).get("parameters", {})
-        if recorded:
-            return dict(recorded)
-    return {}
+        cells = [
+            (c.cell_type, c.source, c.metadata.get("nbgrader"))
+            for c in nb.cells
+            if "injected-parameters" not in c.metadata.get("tags", [])
+        ]
+        notebooks.append((path.name, cells))
+    return notebooks
 
 
 @contextmanager

@@ -132,6 +132,12 @@ class Settings:
     nbgrader_config: Config
 
     @property
+    def session_release_dir(self) -> Path:
+        """Releases made for a session (a board address, parameter overrides), beside
+        `submitted/`: the committed `release/` stays what `workshop release WS` writes."""
+        return self.submitted_dir.parent / "session-release"
+
+    @property
     def submission_history_dir(self) -> Path:
         """Every submission received by the board, never overwritten (beside `submitted/`)."""
         return self.submitted_dir.parent / "submission-history"

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from course.layout import active_release
 from course.settings import Settings
 from extensions.board.schema import SUBMISSION
 
@@ -190,7 +191,9 @@ def _learner_view(settings: Settings, workshop: str, learner: str) -> list[dict[
     for path in sorted((settings.autograded_dir / learner / workshop).glob("*.ipynb")):
         try:
             graded = read_notebook(path)
-            released = autograded_tests(read_notebook(settings.release_dir / workshop / path.name))
+            released = autograded_tests(
+                read_notebook(active_release(settings, workshop) / path.name)
+            )
         except NotebookError:
             continue
         cells = autograded_tests(graded)

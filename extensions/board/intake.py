@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from course.errors import RequestRejected
+from course.layout import active_release
 from course.notebook_io import replace_folder
 from course.settings import Settings
 from extensions.board.schema import SUBMISSION
@@ -68,7 +69,7 @@ def parse_submission(body: bytes, settings: Settings, workshop: str) -> dict[str
     notebooks = document.get("notebooks") if isinstance(document, dict) else None
     if not isinstance(notebooks, dict) or not notebooks:
         raise RequestRejected(400, 'notebooks: send {"notebooks": {"<name>.ipynb": notebook}}')
-    released = {p.name for p in (settings.release_dir / workshop).glob("*.ipynb")}
+    released = {p.name for p in active_release(settings, workshop).glob("*.ipynb")}
     texts: dict[str, str] = {}
     for name, content in notebooks.items():
         if name not in released:

@@ -1,4 +1,5 @@
-"""A learner's personal copy of a workshop: `release/<ws>/` plus `.workshop/learner.json`.
+"""A learner's personal copy of a workshop: its active release (the session's, else
+`release/<ws>/`) plus `.workshop/learner.json`.
 
 The copy is all a learner needs to join a session: unzip, open the notebook, press Check. The
 token travels only in `.workshop/learner.json`, which the learner module reads when a Check
@@ -13,6 +14,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from course.errors import RequestRejected
+from course.layout import active_release
 from course.settings import Settings
 from course.workshop_files import LEARNER_FILE, SPOOL_FOLDER
 
@@ -32,7 +34,7 @@ def personal_copy(settings: Settings, workshop: str, learner: str, token: str, b
 
     Raises `RequestRejected(404)` when `release/<ws>/` does not exist.
     """
-    folder = settings.release_dir / workshop
+    folder = active_release(settings, workshop)
     if not folder.is_dir():
         raise RequestRejected(404, f"workshop {workshop!r} has no release folder to hand out")
     root = PurePosixPath(workshop)

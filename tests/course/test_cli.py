@@ -98,7 +98,7 @@ def test_validate_with_only_static_problems_prints_them_and_no_empty_table(cours
 
 @pytest.mark.kernel
 def test_release_then_check_round_trip(course_dir):
-    released = run_cli("release", "ws", "-p", "n=4", cwd=course_dir)
+    released = run_cli("release", "ws", cwd=course_dir)
     assert released.returncode == 0 and "released: release/ws" in released.stdout
     checked = run_cli("release", "ws", "--check", cwd=course_dir)
     assert checked.returncode == 0, checked.stderr
@@ -165,3 +165,24 @@ def test_grade_several_assignments_in_one_call(course_dir):
         ("ws", "graded"),
         ("ws2", "graded"),
     ]
+
+
+@pytest.mark.kernel
+def test_after_a_session_release_check_and_demo_stay_green(course_dir):
+    assert run_cli("release", "ws", cwd=course_dir).returncode == 0
+    session = run_cli(
+        "release", "ws", "-p", "n=4", "--board", "http://127.0.0.1:8765", cwd=course_dir
+    )
+    assert session.returncode == 0, session.stderr
+    assert "released: var/session-release/ws" in session.stdout
+    submitted = course_dir / "var" / "submitted" / "ada" / "ws"
+    submitted.mkdir(parents=True)
+    (submitted / "nb.ipynb").write_bytes(
+        (course_dir / "var" / "session-release" / "ws" / "nb.ipynb").read_bytes()
+    )
+    checked = run_cli("release", "ws", "--check", cwd=course_dir)
+    assert checked.returncode == 0, checked.stderr
+    demo = run_cli("demo", cwd=course_dir)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    refused = run_cli("release", "ws", "--check", "-p", "n=4", cwd=course_dir)
+    assert refused.returncode == 2 and "plain release" in refused.stderr

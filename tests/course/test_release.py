@@ -11,8 +11,12 @@ from course.gradebook import open_gradebook
 from course.release import check_release, release_workshop
 
 
-def released_text(settings):
-    return (settings.release_dir / "ws" / "nb.ipynb").read_text()
+def released_text(settings, folder=None):
+    return ((folder or settings.release_dir) / "ws" / "nb.ipynb").read_text()
+
+
+def session_text(settings):
+    return released_text(settings, settings.session_release_dir)
 
 
 def test_release_strips_solutions_and_hidden_tests(settings):
@@ -35,10 +39,10 @@ def test_release_records_the_workshop_in_the_gradebook(settings):
 
 
 def test_release_is_idempotent(settings):
-    release_workshop(settings, "ws", {"n": 4})
+    release_workshop(settings, "ws", {})
     first = released_text(settings)
     mtime = (settings.release_dir / "ws" / "nb.ipynb").stat().st_mtime_ns
-    again = release_workshop(settings, "ws", {"n": 4})
+    again = release_workshop(settings, "ws", {})
     assert not again.changed
     assert released_text(settings) == first
     assert (settings.release_dir / "ws" / "nb.ipynb").stat().st_mtime_ns == mtime
@@ -48,7 +52,7 @@ def test_release_is_idempotent(settings):
 
 def test_release_injects_parameters_after_the_parameters_cell(settings):
     release_workshop(settings, "ws", {"n": 11})
-    nb = json.loads(released_text(settings))
+    nb = json.loads(session_text(settings))
     injected = nb["cells"][2]
     assert injected["id"] == "injected-parameters"
     assert "".join(injected["source"]).endswith("n = 11\n")
@@ -76,7 +80,7 @@ def test_release_adds_a_check_cell_under_each_exercise_and_moves_hints_out(setti
     nb.cells.insert(4, f.hint("`x * x`"))
     write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
     release_workshop(settings, "ws", {}, board="http://board.example:8765")
-    released = nbformat.read(settings.release_dir / "ws" / "nb.ipynb", 4)
+    released = nbformat.read(settings.session_release_dir / "ws" / "nb.ipynb", 4)
     sources = [c.source for c in released.cells]
     assert not any("itself" in s for s in sources)
     test_at = next(i for i, c in enumerate(released.cells) if "square(n)" in c.source)
@@ -84,14 +88,15 @@ def test_release_adds_a_check_cell_under_each_exercise_and_moves_hints_out(setti
     assert check_cell.source.endswith('check("square_tests")')
     assert check_cell.metadata["tags"] == ["workshop-check"]
     assert check_cell.metadata["editable"] is False
-    document = json.loads((settings.release_dir / "ws" / ".workshop" / "checks.json").read_text())
+    session = settings.session_release_dir / "ws"
+    document = json.loads((session / ".workshop" / "checks.json").read_text())
     assert document["board"] == "http://board.example:8765"
     [exercise] = document["notebooks"]["nb"]
     assert exercise["exercise"] == "square_tests" and exercise["points"] == 2
     assert exercise["hints"] == ["Multiply `x` by **itself**.", "`x * x`"]
     assert "square(n) == n * n" in exercise["tests"]
     assert "square(-2)" not in json.dumps(document) and "HIDDEN" not in json.dumps(document)
-    assert check_release(settings, "ws") == ()
+    assert not (settings.release_dir / "ws").exists()  # a session's release is not committed
 
 
 def test_hints_must_be_markdown_above_an_exercise(settings, course_dir):
@@ -140,11 +145,29 @@ def test_changing_a_release_with_submissions_needs_force(settings, course_dir):
     submitted.mkdir(parents=True)
     shutil.copy(settings.release_dir / "ws" / "nb.ipynb", submitted / "nb.ipynb")
     assert not release_workshop(settings, "ws", {}).changed
+    nb = f.good_notebook()
+    nb.cells[3].source = nb.cells[3].source.replace("square(n) == n * n", "square(n) == n ** 2")
+    write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
     with pytest.raises(ReleaseRefused, match="learners have already submitted"):
-        release_workshop(settings, "ws", {"n": 5})
-    assert "injected-parameters" not in released_text(settings)
-    assert release_workshop(settings, "ws", {"n": 5}, force=True).changed
-    assert "injected-parameters" in released_text(settings)
+        release_workshop(settings, "ws", {})
+    assert "n ** 2" not in released_text(settings)
+    assert release_workshop(settings, "ws", {}, force=True).changed
+    assert "n ** 2" in released_text(settings)
+
+
+def test_a_session_release_never_touches_the_committed_release(settings, course_dir):
+    release_workshop(settings, "ws", {})
+    committed = released_text(settings)
+    submitted = settings.submitted_dir / "ada" / "ws"
+    submitted.mkdir(parents=True)
+    shutil.copy(settings.release_dir / "ws" / "nb.ipynb", submitted / "nb.ipynb")
+    session = release_workshop(settings, "ws", {"n": 5}, board="http://board.example:8765")
+    assert session.changed and session.path == settings.session_release_dir / "ws"
+    assert "n = 5" in session_text(settings)
+    assert released_text(settings) == committed
+    assert check_release(settings, "ws") == ()
+    again = release_workshop(settings, "ws", {"n": 7}, board="http://board.example:9000")
+    assert again.changed  # new values and address are not new exercises: no --force needed
 
 
 def test_supporting_files_are_released_too(settings, course_dir):

@@ -35,7 +35,7 @@ def test_a_copy_released_for_a_board_but_not_joined_says_where_to_join(course_di
     board = "http://board.example:8765/"
     done = run_cli("release", "ws", "--board", board, cwd=course_dir)
     assert done.returncode == 0, done.stderr
-    shutil.copytree(course_dir / "release" / "ws", tmp_path / "copy")
+    shutil.copytree(course_dir / "var" / "session-release" / "ws", tmp_path / "copy")
     code = "from extensions.learner import check; print(check('square_tests').view.note.value)"
     env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
     shown = subprocess.run(
