@@ -169,7 +169,7 @@ def grade_assignment(
         results: list[SubmissionResult] = []
         todo: list[tuple[Submission, str]] = []
         for submission in find_submissions(settings, assignment, students):
-            fingerprint = submission.fingerprint()
+            fingerprint = submission.fingerprint(settings.max_file_bytes)
             if not force and done.get(submission.student) == fingerprint:
                 results.append(SubmissionResult(submission.student, SKIPPED))
             else:
@@ -264,14 +264,15 @@ def _prepare(
 def _read_submitted(
     path: Path, settings: Settings, state: _Pending, name: str
 ) -> NotebookNode | None:
-    label = settings.relative(path)
-    if path.is_symlink():
-        state.findings.append(
-            Finding("invalid-notebook", f"{label} is a symbolic link; submit the file itself", name)
-        )
-        return None
+    """The submitted notebook, or None with that learner's `invalid-notebook` finding: whatever
+    stands at *path* (a link, a folder, a FIFO, a device, a huge or unreadable file)."""
     try:
-        return read_notebook(path, label)
+        return read_notebook(
+            path,
+            settings.relative(path),
+            max_bytes=settings.max_file_bytes,
+            follow_symlinks=False,
+        )
     except NotebookError as error:
         state.findings.append(Finding("invalid-notebook", str(error), name))
         return None

@@ -105,6 +105,7 @@ class Settings:
     max_processes: int
     file_size_mb: int
     output_mb: int
+    max_file_bytes: int
     preload_modules: tuple[str, ...]
     figures: str
     hidden_paths: tuple[Path, ...]
@@ -169,6 +170,7 @@ def load_settings(course_dir: Path) -> Settings:
         max_processes=workshop.max_processes,
         file_size_mb=workshop.file_size_mb,
         output_mb=workshop.output_mb,
+        max_file_bytes=1000 * course.max_file_size,
         preload_modules=tuple(workshop.preload_modules),
         figures=workshop.figures,
         hidden_paths=tuple(course_root / p for p in workshop.hidden_paths),
