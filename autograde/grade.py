@@ -21,15 +21,21 @@ from autograde.collect import apply_run, job_for
 from autograde.executor import Executor, open_executor
 from autograde.findings import Finding
 from autograde.isolation import Limits
-from autograde.persist import graded_fingerprints, save_grades, write_autograded
+from autograde.persist import (
+    GradedNotebook,
+    graded_fingerprints,
+    save_grades,
+    write_autograded,
+)
 from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
 from autograde.sandbox import NotebookJob
 from autograde.submissions import Submission, find_submissions
+from autograde.trim import trim_outputs
 from course.errors import NotebookError, WorkshopError
 from course.gradebook import open_gradebook
 from course.notebook_io import read_notebook
 from course.progress import Progress, SilentProgress
-from course.score import score_cells
+from course.score import CellScore, score_cells
 from course.settings import Settings
 
 __all__ = [
@@ -47,9 +53,12 @@ UNGRADABLE = frozenset({"invalid-notebook", "sandbox-crashed"})
 
 @dataclass(frozen=True)
 class NotebookScore:
+    """A notebook's total, and the cell scores it is the sum of (none if it was not graded)."""
+
     notebook: str
     score: float
     max_score: float
+    cells: tuple[CellScore, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"notebook": self.notebook, "score": self.score, "max_score": self.max_score}
@@ -287,7 +296,7 @@ def _finish(
     submission = state.submission
     failed = any(f.code in UNGRADABLE for f in state.findings)
     graded = {
-        name: nb
+        name: _graded(settings, nb)
         for name, nb in state.executed.items()
         if not any(f.code in UNGRADABLE and f.notebook == name for f in state.findings)
     }
@@ -301,9 +310,16 @@ def _finish(
     )
 
 
-def _notebook_score(nb: NotebookNode | None, reference: ReferenceNotebook) -> NotebookScore:
-    earned = 0.0 if nb is None else sum(s.points or 0.0 for s in score_cells(nb))
-    return NotebookScore(reference.name, earned, reference.max_score)
+def _graded(settings: Settings, executed: NotebookNode) -> GradedNotebook:
+    """Score *executed* once, as it ran; only then cut its outputs for storage."""
+    max_bytes = settings.stored_output_mb * 1024 * 1024
+    return GradedNotebook(trim_outputs(executed, max_bytes), score_cells(executed))
+
+
+def _notebook_score(graded: GradedNotebook | None, reference: ReferenceNotebook) -> NotebookScore:
+    cells = () if graded is None else graded.scores
+    earned = sum(s.points or 0.0 for s in cells)
+    return NotebookScore(reference.name, earned, reference.max_score, cells)
 
 
 def _limits(settings: Settings, cell_timeout_s: float | None) -> Limits:

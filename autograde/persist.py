@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,23 @@ from autograde.submissions import TIMESTAMP_FILE, Submission
 from course.errors import ConfigError
 from course.gradebook import create_tables
 from course.notebook_io import replace_folder, write_notebook
-from course.score import score_cells
+from course.score import CellScore
 from course.settings import Settings
 
-__all__ = ["graded_fingerprints", "save_grades", "write_autograded"]
+__all__ = ["GradedNotebook", "graded_fingerprints", "save_grades", "write_autograded"]
+
+
+@dataclass(frozen=True)
+class GradedNotebook:
+    """One executed notebook as it is stored, and its cell scores.
+
+    The scores are computed once, from the notebook as it ran, before its outputs were cut for
+    storage (`autograde.trim`); the gradebook, the report and the board take them from here.
+    """
+
+    notebook: NotebookNode
+    scores: tuple[CellScore, ...]
+
 
 _metadata = MetaData()
 GRADED = Table(
@@ -60,7 +74,7 @@ def graded_fingerprints(gradebook: Any, assignment: str) -> dict[str, str]:
 
 
 def write_autograded(
-    settings: Settings, submission: Submission, notebooks: Mapping[str, NotebookNode], files: Path
+    settings: Settings, submission: Submission, notebooks: Mapping[str, GradedNotebook], files: Path
 ) -> Path:
     """Replace `autograded/<student>/<assignment>/` in one rename: notebooks, files, timestamp."""
     target = settings.autograded_dir / submission.student / submission.assignment
@@ -69,8 +83,8 @@ def write_autograded(
     try:
         if files.is_dir():
             shutil.copytree(files, staging, dirs_exist_ok=True, symlinks=True)
-        for name, nb in notebooks.items():
-            write_notebook(nb, staging / f"{name}.ipynb", validate=False)
+        for name, graded in notebooks.items():
+            write_notebook(graded.notebook, staging / f"{name}.ipynb", validate=False)
         stamp = submission.folder / TIMESTAMP_FILE
         if stamp.is_file() and not stamp.is_symlink():
             shutil.copyfile(stamp, staging / TIMESTAMP_FILE)
@@ -84,7 +98,7 @@ def save_grades(
     gradebook: Any,
     settings: Settings,
     submission: Submission,
-    notebooks: Mapping[str, NotebookNode],
+    notebooks: Mapping[str, GradedNotebook],
     fingerprint: str,
     *,
     mark_graded: bool = True,
@@ -139,7 +153,7 @@ def _submitted_notebooks(session: Any, assignment_id: str) -> list[tuple[str, st
     return [(row.id, row.name) for row in rows]
 
 
-def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | None) -> None:
+def _update_notebook(session: Any, notebook_id: str, graded: GradedNotebook | None) -> None:
     """Auto scores and "No response." comments of one submitted notebook, as nbgrader sets
     them. A notebook not submitted (None) gets 0 on every graded cell; manual scores are never
     touched, and a cell with one, or without an auto score, is flagged for manual grading."""
@@ -152,10 +166,10 @@ def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | No
         .join(cell, grade.c.cell_id == cell.c.id)
         .where(grade.c.notebook_id == notebook_id)
     ).all()
-    scores = {} if executed is None else {s.grade_id: s.points for s in score_cells(executed)}
+    scores = {} if graded is None else {s.grade_id: s.points for s in graded.scores}
     grades = []
     for row in rows:
-        if executed is None:
+        if graded is None:
             grades.append({"row": row.id, "auto": 0, "manual": False})
         elif row.name in scores:
             points = scores[row.name]
@@ -168,7 +182,7 @@ def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | No
             .values(auto_score=bindparam("auto"), needs_manual_grade=bindparam("manual")),
             grades,
         )
-    if executed is None:
+    if graded is None:
         return
     comment_ids = {
         row.name: row.id
@@ -179,7 +193,7 @@ def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | No
         )
     }
     comments = []
-    for executed_cell in executed.cells:
+    for executed_cell in graded.notebook.cells:
         meta = executed_cell.metadata.get("nbgrader", {})
         comment_id = comment_ids.get(meta.get("grade_id"))
         if comment_id is not None:

@@ -51,6 +51,11 @@ class Workshop(Configurable):
         config=True
     )
     output_mb = Integer(10, help="Output one graded notebook may print, in MiB.").tag(config=True)
+    stored_output_mb = Integer(
+        2,
+        help="Largest autograded notebook kept for review and feedback, in MiB: larger "
+        "outputs are cut, saying so, after scoring (scores never change).",
+    ).tag(config=True)
     preload_modules = List(
         Unicode(),
         ["numpy", "matplotlib.pyplot"],
@@ -105,6 +110,7 @@ class Settings:
     max_processes: int
     file_size_mb: int
     output_mb: int
+    stored_output_mb: int
     max_file_bytes: int
     preload_modules: tuple[str, ...]
     figures: str
@@ -150,6 +156,7 @@ def load_settings(course_dir: Path) -> Settings:
         "max_processes",
         "file_size_mb",
         "output_mb",
+        "stored_output_mb",
     ):
         if getattr(workshop, name) <= 0:
             raise ConfigError(f"{root / CONFIG_FILE}: Workshop.{name} must be positive")
@@ -170,6 +177,7 @@ def load_settings(course_dir: Path) -> Settings:
         max_processes=workshop.max_processes,
         file_size_mb=workshop.file_size_mb,
         output_mb=workshop.output_mb,
+        stored_output_mb=workshop.stored_output_mb,
         max_file_bytes=1000 * course.max_file_size,
         preload_modules=tuple(workshop.preload_modules),
         figures=workshop.figures,
