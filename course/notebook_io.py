@@ -7,6 +7,7 @@ leaves half a notebook behind.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -169,10 +170,21 @@ def replace_folder(fresh: Path, target: Path) -> None:
     """Put the folder *fresh* in place of *target* (same file system), old contents removed.
 
     Readers see the old folder or the new one, never a mix, apart from the instant between
-    the two renames.
+    the two renames. Writers replacing one target at once (two graders, a grader and the
+    board) each succeed, the last one's folder staying: a target put back by another writer
+    between the two renames is moved aside again.
     """
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        target.rename(old)
-    fresh.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    while True:
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        try:
+            target.rename(old)  # onto the empty folder just made for it
+        except FileNotFoundError:
+            pass
+        try:
+            fresh.rename(target)
+            break
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)

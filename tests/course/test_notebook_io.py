@@ -1,11 +1,12 @@
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import nbfactory as f
 import pytest
 
 from course.errors import NotebookError
-from course.notebook_io import read_notebook, write_notebook
+from course.notebook_io import read_notebook, replace_folder, write_notebook
 
 
 @pytest.mark.parametrize(
@@ -73,3 +74,19 @@ def test_a_link_is_refused_only_when_links_must_not_be_followed(tmp_path):
 def write_notebook_file(path):
     write_notebook(f.good_notebook(), path)
     return path
+
+
+def test_writers_replacing_one_folder_at_once_all_succeed(tmp_path):
+    target = tmp_path / "autograded"
+
+    def writer(name):
+        for round_number in range(200):
+            fresh = tmp_path / f".{name}-{round_number}"
+            fresh.mkdir()
+            (fresh / "who").write_text(name)
+            replace_folder(fresh, target)
+
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(writer, ["a", "b", "c"]))
+    assert (target / "who").read_text() in {"a", "b", "c"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["autograded"]
