@@ -7,6 +7,7 @@ leaves half a notebook behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -176,10 +177,8 @@ def replace_folder(fresh: Path, target: Path) -> None:
     """
     while True:
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        try:
+        with contextlib.suppress(FileNotFoundError):
             target.rename(old)  # onto the empty folder just made for it
-        except FileNotFoundError:
-            pass
         try:
             fresh.rename(target)
             break
