@@ -148,7 +148,7 @@ def _serve(out: Any, warm: _Warm) -> None:
                 run = _start(json.loads(line), warm)
                 running.append(run)
                 pipes[run.pipe] = run
-        _reap(running, out)
+        _reap(running, pipes, out)
 
 
 def _read_cells(run: _Running, pipes: dict[int, _Running]) -> None:
@@ -175,12 +175,19 @@ def _read_cells(run: _Running, pipes: dict[int, _Running]) -> None:
             run.cells.append(message)
 
 
-def _reap(running: list[_Running], out: Any) -> None:
-    """Report each run whose pipe is closed and whose supervisor has ended, and forget it."""
-    for run in [r for r in running if r.eof]:
+def _reap(running: list[_Running], pipes: dict[int, _Running], out: Any) -> None:
+    """Report each run whose supervisor has ended, and forget it.
+
+    Its learner process is gone then, but without a PID namespace something it started may
+    still hold the pipe open: what is in the pipe is read and the pipe closed, so such a
+    process cannot keep its notebook, and the batch, waiting.
+    """
+    for run in list(running):
         finished, status = os.waitpid(run.pid, os.WNOHANG)
         if finished == 0:
             continue
+        if not run.eof:
+            _drain(run, pipes)
         running.remove(run)
         out.write(
             json.dumps(
@@ -195,6 +202,18 @@ def _reap(running: list[_Running], out: Any) -> None:
             )
             + "\n"
         )
+
+
+def _drain(run: _Running, pipes: dict[int, _Running]) -> None:
+    """Read what is left in *run*'s pipe without waiting for its end, then close it."""
+    os.set_blocking(run.pipe, False)
+    try:
+        while not run.eof:
+            _read_cells(run, pipes)
+    except BlockingIOError:
+        run.eof = True
+        del pipes[run.pipe]
+        os.close(run.pipe)
 
 
 def _start(job: dict[str, Any], warm: _Warm) -> _Running:

@@ -1,5 +1,13 @@
 """The sandbox keeps every notebook's results its own, whatever a learner does to its pipe."""
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from autograde.isolation import Limits
@@ -68,3 +76,53 @@ def test_a_message_not_tagged_with_its_own_job_discards_only_that_run():
     assert runs["forger"].exit_code < 0 and runs["forger"].notes
     for i in range(3):
         assert printed(runs[f"honest{i}"]) == [f"honest{i}"]
+
+
+ORPHAN = (
+    "import os, time\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    time.sleep(600)\n"
+    "    os._exit(0)\n"
+    "print(pid)"
+)
+WITHOUT_NAMESPACES = """
+import json, sys
+from autograde.sandbox import Sandbox
+sys.path.insert(0, sys.argv[1])
+from test_sandbox import LIMITS, ORPHAN, job
+
+with Sandbox(preload=[], workers=1) as sandbox:
+    runs = list(sandbox.run([job(sandbox, "orphan", ORPHAN, "print('next')")], limits=LIMITS, hidden_paths=[]))
+    print(json.dumps({"isolation": sandbox.isolation, "cells": {i: c["outputs"] for i, c in runs[0].cells.items()}}))
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
+)
+def test_a_process_left_holding_the_pipe_does_not_keep_the_run_waiting():
+    """Without PID namespaces (here: root without CAP_SYS_ADMIN) a learner's child outlives it."""
+    done = subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set",
+            "-sys_admin",
+            "--",
+            sys.executable,
+            "-c",
+            WITHOUT_NAMESPACES,
+            str(Path(__file__).parent),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    orphan = int(result["cells"]["0"][0]["text"])
+    try:
+        assert result["isolation"]["namespaces"] is False
+        assert result["cells"]["1"][0]["text"] == "next\n"
+    finally:
+        os.kill(orphan, signal.SIGKILL)
