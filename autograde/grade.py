@@ -30,7 +30,6 @@ from autograde.persist import (
 from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
 from autograde.sandbox import NotebookJob
 from autograde.submissions import Submission, find_submissions
-from autograde.trim import trim_outputs
 from course.errors import NotebookError, WorkshopError
 from course.gradebook import open_gradebook
 from course.notebook_io import read_notebook
@@ -296,7 +295,7 @@ def _finish(
     submission = state.submission
     failed = any(f.code in UNGRADABLE for f in state.findings)
     graded = {
-        name: _graded(settings, nb)
+        name: GradedNotebook(nb, score_cells(nb))  # scored once, as it ran
         for name, nb in state.executed.items()
         if not any(f.code in UNGRADABLE and f.notebook == name for f in state.findings)
     }
@@ -308,12 +307,6 @@ def _finish(
     return SubmissionResult(
         submission.student, FAILED if failed else GRADED, scores, tuple(state.findings)
     )
-
-
-def _graded(settings: Settings, executed: NotebookNode) -> GradedNotebook:
-    """Score *executed* once, as it ran; only then cut its outputs for storage."""
-    max_bytes = settings.stored_output_mb * 1024 * 1024
-    return GradedNotebook(trim_outputs(executed, max_bytes), score_cells(executed))
 
 
 def _notebook_score(graded: GradedNotebook | None, reference: ReferenceNotebook) -> NotebookScore:

@@ -32,9 +32,10 @@ from sqlalchemy import (
 )
 
 from autograde.submissions import TIMESTAMP_FILE, Submission
+from autograde.trim import trim_outputs
 from course.errors import ConfigError
 from course.gradebook import create_tables
-from course.notebook_io import replace_folder, write_notebook
+from course.notebook_io import notebook_text, replace_folder, write_text_atomic
 from course.score import CellScore
 from course.settings import Settings
 
@@ -43,10 +44,10 @@ __all__ = ["GradedNotebook", "graded_fingerprints", "save_grades", "write_autogr
 
 @dataclass(frozen=True)
 class GradedNotebook:
-    """One executed notebook as it is stored, and its cell scores.
+    """One executed notebook and its cell scores, computed once from the notebook as it ran.
 
-    The scores are computed once, from the notebook as it ran, before its outputs were cut for
-    storage (`autograde.trim`); the gradebook, the report and the board take them from here.
+    The gradebook, the report and the board take the scores from here; only the stored file
+    has its outputs cut (`write_autograded`, `c.Workshop.stored_output_mb`), after scoring.
     """
 
     notebook: NotebookNode
@@ -84,7 +85,8 @@ def write_autograded(
         if files.is_dir():
             shutil.copytree(files, staging, dirs_exist_ok=True, symlinks=True)
         for name, graded in notebooks.items():
-            write_notebook(graded.notebook, staging / f"{name}.ipynb", validate=False)
+            text = _stored_text(graded.notebook, settings.stored_output_mb * 1024 * 1024)
+            write_text_atomic(staging / f"{name}.ipynb", text)
         stamp = submission.folder / TIMESTAMP_FILE
         if stamp.is_file() and not stamp.is_symlink():
             shutil.copyfile(stamp, staging / TIMESTAMP_FILE)
@@ -92,6 +94,17 @@ def write_autograded(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _stored_text(nb: NotebookNode, max_bytes: int) -> str:
+    """The file of *nb* as stored: its outputs cut (`autograde.trim`) when it would take more
+    than *max_bytes*; the bound is tightened by any overshoot of nbformat's indentation."""
+    text = notebook_text(nb, validate=False)
+    budget = max_bytes
+    while len(text.encode()) > max_bytes and budget > 0:
+        budget -= len(text.encode()) - max_bytes
+        text = notebook_text(trim_outputs(nb, budget), validate=False)
+    return text
 
 
 def save_grades(

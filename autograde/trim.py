@@ -13,7 +13,6 @@ import copy
 import json
 from typing import Any
 
-import nbformat
 from nbformat import NotebookNode
 
 __all__ = ["CUT_NOTE", "trim_outputs"]
@@ -21,14 +20,12 @@ __all__ = ["CUT_NOTE", "trim_outputs"]
 CUT_NOTE = "[output cut for storage: {size:,} bytes, {kept:,} kept (c.Workshop.stored_output_mb)]"
 NOTE_BYTES = 256
 """Room kept for each output's JSON framing and, if it is cut, its note."""
-MARGIN = 0.01
-"""Outputs are measured as compact JSON; nbformat indents them and splits their lines."""
 
 
 def trim_outputs(nb: NotebookNode, max_bytes: int) -> NotebookNode:
-    """A copy of *nb* whose file takes about *max_bytes* at most, outputs cut to fit; *nb*
-    itself when it fits already. Sources and metadata are never cut (a notebook whose own
-    cells are larger keeps them, with every output cut)."""
+    """A copy of *nb* whose outputs and the rest take at most *max_bytes* as compact JSON,
+    outputs cut to fit; *nb* itself when it fits already. Sources and metadata are never cut (a
+    notebook whose own cells are larger keeps them, with every output cut)."""
     outputs = [
         (cell_index, output_index, _size(output))
         for cell_index, cell in enumerate(nb.cells)
@@ -37,11 +34,10 @@ def trim_outputs(nb: NotebookNode, max_bytes: int) -> NotebookNode:
     ]
     if not outputs:
         return nb
-    bare = nbformat.from_dict({**nb, "cells": [{**cell, "outputs": []} for cell in nb.cells]})
-    rest = len(nbformat.v4.writes(bare).encode())
-    if rest + sum(size for _, _, size in outputs) <= max_bytes * (1 - MARGIN):
+    rest = _size({**nb, "cells": [{**cell, "outputs": []} for cell in nb.cells]})
+    if rest + sum(size for _, _, size in outputs) <= max_bytes:
         return nb
-    budget = max(0, int(max_bytes * (1 - MARGIN)) - rest - NOTE_BYTES * len(outputs))
+    budget = max(0, max_bytes - rest - NOTE_BYTES * len(outputs))
     share = _fair_share(sorted(size for _, _, size in outputs), budget)
     nb = copy.deepcopy(nb)
     for cell_index, output_index, size in outputs:
@@ -87,11 +83,14 @@ def _cut(output: NotebookNode, size: int, share: int) -> NotebookNode:
 
 
 def _head(text: Any, size: int) -> str:
-    """The first *size* bytes of *text* (UTF-8), never half a character."""
+    """The longest start of *text* taking at most *size* bytes as JSON (escapes counted)."""
     joined = "".join(text) if isinstance(text, list) else str(text)
-    return joined.encode()[: max(size, 0)].decode(errors="ignore")
+    head = joined.encode()[: max(size, 0)].decode(errors="ignore")
+    while head and _size(head) > size:
+        head = head[: len(head) * size // _size(head) - 1]
+    return head
 
 
 def _size(value: Any) -> int:
-    """Bytes *value* takes as nbformat writes it (UTF-8 JSON)."""
+    """Bytes *value* takes as compact UTF-8 JSON (nbformat's indentation adds a little)."""
     return len(json.dumps(value, ensure_ascii=False).encode())

@@ -23,6 +23,7 @@ from course.errors import NotebookError
 
 __all__ = [
     "MAX_DEPTH",
+    "notebook_text",
     "read_file_bytes",
     "read_notebook",
     "replace_folder",
@@ -142,7 +143,12 @@ def _depth_exceeds(value: object, limit: int) -> bool:
 
 
 def write_notebook(nb: NotebookNode, path: Path, *, validate: bool = True) -> None:
-    """Write *nb* to *path* atomically, in nbformat's canonical JSON.
+    """Write *nb* to *path* atomically, in nbformat's canonical JSON (see `notebook_text`)."""
+    write_text_atomic(path, notebook_text(nb, validate=validate))
+
+
+def notebook_text(nb: NotebookNode, *, validate: bool = True) -> str:
+    """*nb* as nbformat's canonical JSON text, as `write_notebook` writes it.
 
     `validate=False` skips nbformat's schema check (it only logs), for notebooks this program
     built from validated ones: the grader writes hundreds.
@@ -151,7 +157,7 @@ def write_notebook(nb: NotebookNode, path: Path, *, validate: bool = True) -> No
         text: str = nbformat.writes(nb, version=NBFORMAT_VERSION)
     else:
         text = nbformat.v4.writes(nb)
-    write_text_atomic(path, text + "\n")
+    return text + "\n"
 
 
 def write_text_atomic(path: Path, text: str) -> None:

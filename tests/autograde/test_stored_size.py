@@ -1,6 +1,7 @@
 """What is stored of a graded notebook is bounded, says what was cut, and never moves a score."""
 
 import copy
+import json
 import shutil
 
 import nbfactory as f
@@ -92,3 +93,12 @@ def test_small_outputs_are_kept_whole_and_large_ones_share_the_rest():
     assert output.name == "stderr" and 10_000 < len(output.text) < 20_000
     assert "100,0" in output.text and "output cut for storage" in output.text
     assert len(nb.cells[1].outputs[0].text) == 100_000  # the input is not changed
+
+
+def test_a_cut_counts_the_escapes_json_adds():
+    nb = f.notebook(f.code("print(1)"))
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text='\x00"é\n' * 200_000)
+    ]
+    [output] = trim_outputs(nb, 100_000).cells[0].outputs
+    assert len(json.dumps(output, ensure_ascii=False).encode()) <= 100_000
