@@ -21,7 +21,12 @@ from autograde.collect import apply_run, job_for
 from autograde.executor import Executor, open_executor
 from autograde.findings import Finding
 from autograde.isolation import Limits
-from autograde.persist import graded_fingerprints, save_grades, write_autograded
+from autograde.persist import (
+    GradedNotebook,
+    graded_fingerprints,
+    save_grades,
+    write_autograded,
+)
 from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
 from autograde.sandbox import NotebookJob
 from autograde.stage_files import stage_files
@@ -31,7 +36,7 @@ from course.gradebook import gradebook_label, open_gradebook
 from course.layout import active_release
 from course.notebook_io import read_notebook
 from course.progress import Progress, SilentProgress
-from course.score import score_cells
+from course.score import CellScore, score_cells
 from course.settings import Settings
 
 __all__ = [
@@ -49,9 +54,12 @@ UNGRADABLE = frozenset({"invalid-notebook", "sandbox-crashed", "unsupported-kern
 
 @dataclass(frozen=True)
 class NotebookScore:
+    """A notebook's total, and the cell scores it is the sum of (none if it was not graded)."""
+
     notebook: str
     score: float
     max_score: float
+    cells: tuple[CellScore, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"notebook": self.notebook, "score": self.score, "max_score": self.max_score}
@@ -173,7 +181,7 @@ def grade_assignment(
         results: list[SubmissionResult] = []
         todo: list[tuple[Submission, str]] = []
         for submission in find_submissions(settings, assignment, students):
-            fingerprint = submission.fingerprint()
+            fingerprint = submission.fingerprint(settings.max_file_bytes)
             if not force and done.get(submission.student) == fingerprint:
                 results.append(SubmissionResult(submission.student, SKIPPED))
             else:
@@ -293,14 +301,15 @@ def _unsupported_kernel(reference: ReferenceNotebook) -> str:
 def _read_submitted(
     path: Path, settings: Settings, state: _Pending, name: str
 ) -> NotebookNode | None:
-    label = settings.relative(path)
-    if path.is_symlink():
-        state.findings.append(
-            Finding("invalid-notebook", f"{label} is a symbolic link; submit the file itself", name)
-        )
-        return None
+    """The submitted notebook, or None with that learner's `invalid-notebook` finding: whatever
+    stands at *path* (a link, a folder, a FIFO, a device, a huge or unreadable file)."""
     try:
-        return read_notebook(path, label)
+        return read_notebook(
+            path,
+            settings.relative(path),
+            max_bytes=settings.max_file_bytes,
+            follow_symlinks=False,
+        )
     except NotebookError as error:
         state.findings.append(Finding("invalid-notebook", str(error), name))
         return None
@@ -315,7 +324,7 @@ def _finish(
     submission = state.submission
     failed = any(f.code in UNGRADABLE for f in state.findings)
     graded = {
-        name: nb
+        name: GradedNotebook(nb, score_cells(nb))  # scored once, as it ran
         for name, nb in state.executed.items()
         if not any(f.code in UNGRADABLE and f.notebook == name for f in state.findings)
     }
@@ -329,9 +338,10 @@ def _finish(
     )
 
 
-def _notebook_score(nb: NotebookNode | None, reference: ReferenceNotebook) -> NotebookScore:
-    earned = 0.0 if nb is None else sum(s.points or 0.0 for s in score_cells(nb))
-    return NotebookScore(reference.name, earned, reference.max_score)
+def _notebook_score(graded: GradedNotebook | None, reference: ReferenceNotebook) -> NotebookScore:
+    cells = () if graded is None else graded.scores
+    earned = sum(s.points or 0.0 for s in cells)
+    return NotebookScore(reference.name, earned, reference.max_score, cells)
 
 
 def _limits(settings: Settings, cell_timeout_s: float | None) -> Limits:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,36 @@ from sqlalchemy import (
 )
 
 from autograde.submissions import TIMESTAMP_FILE, Submission
+from autograde.trim import trim_outputs
 from course.errors import ConfigError
 from course.gradebook import create_tables
-from course.notebook_io import replace_folder, write_notebook
-from course.score import score_cells
+from course.notebook_io import notebook_text, replace_folder, write_text_atomic
+from course.score import CellScore
 from course.settings import Settings
 
-__all__ = ["AUTOGRADED_MODE", "graded_fingerprints", "save_grades", "write_autograded"]
+__all__ = [
+    "AUTOGRADED_MODE",
+    "GradedNotebook",
+    "graded_fingerprints",
+    "save_grades",
+    "write_autograded",
+]
 
 AUTOGRADED_MODE = 0o444
 """Autograded notebooks are read-only, as `nbgrader autograde` writes them."""
+
+
+@dataclass(frozen=True)
+class GradedNotebook:
+    """One executed notebook and its cell scores, computed once from the notebook as it ran.
+
+    The gradebook, the report and the board take the scores from here; only the stored file
+    has its outputs cut (`write_autograded`, `c.Workshop.stored_output_mb`), after scoring.
+    """
+
+    notebook: NotebookNode
+    scores: tuple[CellScore, ...]
+
 
 _metadata = MetaData()
 GRADED = Table(
@@ -63,7 +84,7 @@ def graded_fingerprints(gradebook: Any, assignment: str) -> dict[str, str]:
 
 
 def write_autograded(
-    settings: Settings, submission: Submission, notebooks: Mapping[str, NotebookNode], files: Path
+    settings: Settings, submission: Submission, notebooks: Mapping[str, GradedNotebook], files: Path
 ) -> Path:
     """Replace `autograded/<student>/<assignment>/` in one rename: notebooks, files, timestamp."""
     target = settings.autograded_dir / submission.student / submission.assignment
@@ -73,8 +94,9 @@ def write_autograded(
     try:
         if files.is_dir():
             shutil.copytree(files, staging, dirs_exist_ok=True, symlinks=True)
-        for name, nb in notebooks.items():
-            write_notebook(nb, staging / f"{name}.ipynb", validate=False, mode=AUTOGRADED_MODE)
+        for name, graded in notebooks.items():
+            text = _stored_text(graded.notebook, settings.stored_output_mb * 1024 * 1024)
+            write_text_atomic(staging / f"{name}.ipynb", text, mode=AUTOGRADED_MODE)
         stamp = submission.folder / TIMESTAMP_FILE
         if stamp.is_file() and not stamp.is_symlink():
             shutil.copyfile(stamp, staging / TIMESTAMP_FILE)
@@ -84,11 +106,22 @@ def write_autograded(
     return target
 
 
+def _stored_text(nb: NotebookNode, max_bytes: int) -> str:
+    """The file of *nb* as stored: its outputs cut (`autograde.trim`) when it would take more
+    than *max_bytes*; the bound is tightened by any overshoot of nbformat's indentation."""
+    text = notebook_text(nb, validate=False)
+    budget = max_bytes
+    while len(text.encode()) > max_bytes and budget > 0:
+        budget -= len(text.encode()) - max_bytes
+        text = notebook_text(trim_outputs(nb, budget), validate=False)
+    return text
+
+
 def save_grades(
     gradebook: Any,
     settings: Settings,
     submission: Submission,
-    notebooks: Mapping[str, NotebookNode],
+    notebooks: Mapping[str, GradedNotebook],
     fingerprint: str,
     *,
     mark_graded: bool = True,
@@ -143,7 +176,7 @@ def _submitted_notebooks(session: Any, assignment_id: str) -> list[tuple[str, st
     return [(row.id, row.name) for row in rows]
 
 
-def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | None) -> None:
+def _update_notebook(session: Any, notebook_id: str, graded: GradedNotebook | None) -> None:
     """Auto scores and "No response." comments of one submitted notebook, as nbgrader sets
     them. A notebook not submitted (None) gets 0 on every graded cell; manual scores are never
     touched, and a cell with one, or without an auto score, is flagged for manual grading."""
@@ -156,10 +189,10 @@ def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | No
         .join(cell, grade.c.cell_id == cell.c.id)
         .where(grade.c.notebook_id == notebook_id)
     ).all()
-    scores = {} if executed is None else {s.grade_id: s.points for s in score_cells(executed)}
+    scores = {} if graded is None else {s.grade_id: s.points for s in graded.scores}
     grades = []
     for row in rows:
-        if executed is None:
+        if graded is None:
             grades.append({"row": row.id, "auto": 0, "manual": False})
         elif row.name in scores:
             points = scores[row.name]
@@ -172,7 +205,7 @@ def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | No
             .values(auto_score=bindparam("auto"), needs_manual_grade=bindparam("manual")),
             grades,
         )
-    if executed is None:
+    if graded is None:
         return
     comment_ids = {
         row.name: row.id
@@ -183,7 +216,7 @@ def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | No
         )
     }
     comments = []
-    for executed_cell in executed.cells:
+    for executed_cell in graded.notebook.cells:
         meta = executed_cell.metadata.get("nbgrader", {})
         comment_id = comment_ids.get(meta.get("grade_id"))
         if comment_id is not None:

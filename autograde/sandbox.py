@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -145,7 +146,7 @@ class Sandbox:
         as it is back (not in job order)."""
         self._await_ready()
         pending = iter(jobs)
-        in_flight: dict[str, int] = {}
+        in_flight: dict[str, tuple[NotebookJob, int]] = {}
         free_lanes = list(range(self.workers))
         exhausted = False
         while True:
@@ -155,30 +156,41 @@ class Sandbox:
                     exhausted = True
                     break
                 lane = free_lanes.pop()
-                in_flight[job.id] = lane
-                self._send(job, lane, limits, hidden_paths)
+                token = secrets.token_hex(16)
+                in_flight[token] = (job, lane)
+                self._send(job, token, lane, limits, hidden_paths)
             if not in_flight:
                 return
             message = self._receive()
-            if message is None:
-                for job_id in list(in_flight):
-                    free_lanes.append(in_flight.pop(job_id))
-                    yield NotebookRun(job_id, {}, False, -1, ("the sandbox process crashed",))
+            flight = None if message is None else in_flight.pop(str(message.get("id")), None)
+            if message is None or flight is None:
+                for lost, lane in in_flight.values():
+                    free_lanes.append(lane)
+                    yield _crashed(lost, "the sandbox process crashed")
+                in_flight.clear()
                 self._stop()
                 self._start()
                 self._await_ready()
                 continue
-            free_lanes.append(in_flight.pop(message["id"]))
-            yield _run_from(message)
+            job, lane = flight
+            free_lanes.append(lane)
+            yield _run_from(message, job)
 
     def _send(
-        self, job: NotebookJob, lane: int, limits: Limits, hidden_paths: Sequence[str]
+        self,
+        job: NotebookJob,
+        token: str,
+        lane: int,
+        limits: Limits,
+        hidden_paths: Sequence[str],
     ) -> None:
+        """Send *job* under *token*, a fresh random id: the template tags everything the
+        learner process reports with it, and no other learner can guess it."""
         uid = self._uids[lane] if self.isolation.get("setuid") else None
         if uid is not None:
             _chown_tree(job.workdir, uid)
         payload = {
-            "id": job.id,
+            "id": token,
             "workdir": str(job.workdir),
             "uid": uid,
             "cells": [asdict(cell) for cell in job.cells],
@@ -256,16 +268,30 @@ def _chown_tree(root: Path, uid: int) -> None:
             os.chown(Path(folder) / name, uid, uid, follow_symlinks=False)
 
 
-def _run_from(message: Mapping[str, Any]) -> NotebookRun:
+def _crashed(job: NotebookJob, note: str) -> NotebookRun:
+    """A run whose results are lost or cannot be trusted: the grader's failure, graded again
+    by the next run, never the learner's."""
+    return NotebookRun(job.id, {}, False, -1, (note,))
+
+
+def _run_from(message: Mapping[str, Any], job: NotebookJob) -> NotebookRun:
+    """*job*'s run, if every message in *message* provably came from it: read from its own
+    pipe (`foreign` counts the others), tagged with its token, about one of its cells."""
+    indices = {cell.index for cell in job.cells}
+    reported = message["cells"]
+    if message.get("foreign") or any(
+        cell.get("job") != message["id"] or cell.get("index") not in indices for cell in reported
+    ):
+        return _crashed(job, "results that are not this notebook's own run were discarded")
     cells: dict[int, Mapping[str, Any]] = {}
     repeated: list[int] = []
-    for cell in message["cells"]:
+    for cell in reported:
         index = int(cell["index"])
         if index in cells:
             repeated.append(index)
         cells.setdefault(index, cell)
     return NotebookRun(
-        id=message["id"],
+        id=job.id,
         cells=cells,
         completed=bool(message["completed"]),
         exit_code=int(message["exit_code"]),

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from course.errors import WorkshopError
+from course.errors import NotebookError, WorkshopError
+from course.notebook_io import read_file_bytes
 from course.settings import Settings
 
 __all__ = ["Submission", "find_submissions"]
@@ -26,15 +27,18 @@ class Submission:
     timestamp: datetime | None
     notebooks: tuple[Path, ...]
 
-    def fingerprint(self) -> str:
-        """Changes whenever a submitted notebook or the timestamp changes."""
+    def fingerprint(self, max_bytes: int = 0) -> str:
+        """Changes whenever a submitted notebook or the timestamp changes; what cannot be read
+        as a notebook file (see `read_file_bytes`) counts by the reason it cannot."""
         digest = hashlib.sha256(str(self.timestamp).encode())
         for path in self.notebooks:
             digest.update(path.name.encode() + b"\0")
             try:
-                digest.update(path.read_bytes())
-            except OSError:
-                digest.update(b"<unreadable>")
+                digest.update(
+                    read_file_bytes(path, path.name, max_bytes=max_bytes, follow_symlinks=False)
+                )
+            except NotebookError as error:
+                digest.update(str(error).encode())
         return digest.hexdigest()
 
 

@@ -54,6 +54,8 @@ class _Warm:
 
 @dataclass
 class _Running:
+    """One job in flight: its learner pipe, and what the learner process reported on it."""
+
     job: dict[str, Any]
     pid: int
     pipe: int
@@ -61,6 +63,7 @@ class _Running:
     cells: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
     notes: list[str] = field(default_factory=list)
+    foreign: int = 0
     eof: bool = False
     grader_failed: bool = False
 
@@ -124,36 +127,40 @@ def _probe_isolation() -> dict[str, bool]:
 
 
 def _serve(out: Any, warm: _Warm) -> None:
-    running: dict[int, _Running] = {}
+    """Start jobs as they arrive on stdin; collect each learner's reports from its own pipe.
+
+    A run stays in *running* until its supervisor is reaped, but is reachable by its pipe's fd
+    number (*pipes*) only while that pipe is open: the number is free for the next job's pipe
+    the moment it is closed (STYLE rule 15).
+    """
+    running: list[_Running] = []
+    pipes: dict[int, _Running] = {}
     stdin_open = True
     stdin_buffer = b""
     while stdin_open or running:
-        readable = [r.pipe for r in running.values() if not r.eof]
-        if stdin_open:
-            readable.append(0)
+        readable = [*pipes, 0] if stdin_open else list(pipes)
         ready, _, _ = select.select(readable, [], [], 0.05)
         for fd in ready:
-            if fd == 0:
-                chunk = os.read(0, 65536)
-                if not chunk:
-                    stdin_open = False
-                    continue
-                stdin_buffer += chunk
-                while b"\n" in stdin_buffer:
-                    line, stdin_buffer = stdin_buffer.split(b"\n", 1)
-                    job = json.loads(line)
-                    run = _start(job, warm)
-                    running[run.pid] = run
-            else:
-                run = next(r for r in running.values() if r.pipe == fd)
-                _read_cells(run)
-        _reap(running, out)
+            if fd != 0:
+                _read_cells(pipes[fd], pipes)
+        if 0 in ready:  # after the pipes: a new job's pipe may take a number closed just now
+            chunk = os.read(0, 65536)
+            stdin_open = bool(chunk)
+            stdin_buffer += chunk
+            while b"\n" in stdin_buffer:
+                line, stdin_buffer = stdin_buffer.split(b"\n", 1)
+                run = _start(json.loads(line), warm)
+                running.append(run)
+                pipes[run.pipe] = run
+        _reap(running, pipes, out)
 
 
-def _read_cells(run: _Running) -> None:
+def _read_cells(run: _Running, pipes: dict[int, _Running]) -> None:
+    """Read what *run*'s learner process wrote; only messages tagged with its job id count."""
     chunk = os.read(run.pipe, 1 << 20)
     if not chunk:
         run.eof = True
+        del pipes[run.pipe]
         os.close(run.pipe)
         return
     run.buffer += chunk
@@ -164,36 +171,56 @@ def _read_cells(run: _Running) -> None:
         except ValueError:
             run.notes.append("unreadable message from the learner process")
             continue
-        if message.get("status") == STATUS_DONE:
+        if not isinstance(message, dict) or message.get("job") != run.job["id"]:
+            run.foreign += 1
+        elif message.get("status") == STATUS_DONE:
             run.done = True
         elif message.get("status") == STATUS_GRADER_FAILED:
             run.notes.append(str(message.get("reason")))
             run.grader_failed = True
-        elif isinstance(message, dict) and "index" in message:
+        elif "index" in message:
             run.cells.append(message)
 
 
-def _reap(running: dict[int, _Running], out: Any) -> None:
-    for pid, run in list(running.items()):
-        if not run.eof:
-            continue
-        finished, status = os.waitpid(pid, os.WNOHANG)
+def _reap(running: list[_Running], pipes: dict[int, _Running], out: Any) -> None:
+    """Report each run whose supervisor has ended, and forget it.
+
+    Its learner process is gone then, but without a PID namespace something it started may
+    still hold the pipe open: what is in the pipe is read and the pipe closed, so such a
+    process cannot keep its notebook, and the batch, waiting.
+    """
+    for run in list(running):
+        finished, status = os.waitpid(run.pid, os.WNOHANG)
         if finished == 0:
             continue
-        del running[pid]
-        code = os.waitstatus_to_exitcode(status)
+        if not run.eof:
+            _drain(run, pipes)
+        running.remove(run)
         out.write(
             json.dumps(
                 {
                     "id": run.job["id"],
                     "cells": run.cells,
                     "completed": run.done and not run.grader_failed,
-                    "exit_code": -1 if run.grader_failed else code,
+                    "exit_code": -1 if run.grader_failed else os.waitstatus_to_exitcode(status),
                     "notes": run.notes,
+                    "foreign": run.foreign,
                 }
             )
             + "\n"
         )
+
+
+def _drain(run: _Running, pipes: dict[int, _Running]) -> None:
+    """Read what is left in *run*'s pipe without waiting for its end, then close it."""
+    os.set_blocking(run.pipe, False)
+    try:
+        while not run.eof:
+            _read_cells(run, pipes)
+    except BlockingIOError:
+        run.eof = True
+        del pipes[run.pipe]
+        os.close(run.pipe)
 
 
 def _start(job: dict[str, Any], warm: _Warm) -> _Running:
@@ -264,7 +291,7 @@ def _learner(job: dict[str, Any], limits: Limits, pipe: int, warm: _Warm) -> int
     cells = [CellToRun(c["index"], c["source"], c["is_test"]) for c in job["cells"]]
 
     def report(message: dict[str, Any]) -> None:
-        data = _encode_message(message)
+        data = _encode_message({**message, "job": job["id"]})
         while data:
             data = data[os.write(pipe, data) :]
 
@@ -293,7 +320,8 @@ def _encode_message(message: dict[str, Any]) -> bytes:
         return (json.dumps(message, default=json_default) + "\n").encode()
     except (TypeError, ValueError, RecursionError) as error:
         reason = f"the grader could not record the outputs of cell {message.get('index')}: {error}"
-        return (json.dumps({"status": STATUS_GRADER_FAILED, "reason": reason}) + "\n").encode()
+        failed = {"status": STATUS_GRADER_FAILED, "reason": reason, "job": message.get("job")}
+        return (json.dumps(failed) + "\n").encode()
 
 
 if __name__ == "__main__":

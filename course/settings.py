@@ -58,6 +58,11 @@ class Workshop(Configurable):
         config=True
     )
     output_mb = Integer(10, help="Output one graded notebook may print, in MiB.").tag(config=True)
+    stored_output_mb = Integer(
+        2,
+        help="Largest autograded notebook kept for review and feedback, in MiB: larger "
+        "outputs are cut, saying so, after scoring (scores never change).",
+    ).tag(config=True)
     preload_modules = List(
         Unicode(),
         ["numpy", "matplotlib.pyplot"],
@@ -119,6 +124,7 @@ class Settings:
     max_processes: int
     file_size_mb: int
     output_mb: int
+    stored_output_mb: int
     preload_modules: tuple[str, ...]
     figures: str
     hidden_paths: tuple[Path, ...]
@@ -128,8 +134,14 @@ class Settings:
     include: tuple[str, ...]
     """`c.CourseDirectory.include`: globs of the learners' files that are copied."""
     max_file_size_kb: int
-    """`c.CourseDirectory.max_file_size`: learners' files larger than this are not copied."""
+    """`c.CourseDirectory.max_file_size`: learners' files larger than this are not copied, and
+    a submitted notebook larger than this is not read."""
     nbgrader_config: Config
+
+    @property
+    def max_file_bytes(self) -> int:
+        """`max_file_size_kb` in bytes (nbgrader's kilobytes are 1024 bytes)."""
+        return self.max_file_size_kb * 1024
 
     @property
     def session_release_dir(self) -> Path:
@@ -180,6 +192,7 @@ def load_settings(course_dir: Path) -> Settings:
         "max_processes",
         "file_size_mb",
         "output_mb",
+        "stored_output_mb",
     ):
         if getattr(workshop, name) <= 0:
             raise ConfigError(f"{root / CONFIG_FILE}: Workshop.{name} must be positive")
@@ -202,6 +215,7 @@ def load_settings(course_dir: Path) -> Settings:
         max_processes=workshop.max_processes,
         file_size_mb=workshop.file_size_mb,
         output_mb=workshop.output_mb,
+        stored_output_mb=workshop.stored_output_mb,
         preload_modules=_preload(workshop, course_root / course.source_directory),
         figures=workshop.figures,
         hidden_paths=tuple(course_root / p for p in workshop.hidden_paths),

@@ -1,10 +1,12 @@
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import nbfactory as f
 import pytest
 
 from course.errors import NotebookError
-from course.notebook_io import read_notebook, write_notebook
+from course.notebook_io import read_notebook, replace_folder, write_notebook
 
 
 @pytest.mark.parametrize(
@@ -40,3 +42,51 @@ def test_write_is_atomic_and_round_trips(tmp_path):
     assert read_notebook(path) == nb
     assert [p.name for p in path.parent.iterdir()] == ["nb.ipynb"]
     assert json.loads(path.read_text())["nbformat"] == 4
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda path: path.mkdir(), "it is a directory"),
+        (lambda path: os.mkfifo(path), "it is a named pipe"),
+        (lambda path: path.write_text("[" * 4000 + "]" * 4000), "nested more than"),
+        (lambda path: path.write_text('{"cells": ' + "[" * 500 + "]" * 500 + "}"), "nested"),
+        (lambda path: path.write_text(json.dumps({"cells": [], "x": "y" * 20_000})), "too large"),
+    ],
+)
+def test_what_is_no_notebook_file_is_refused_without_reading_it(tmp_path, make, expected):
+    path = tmp_path / "bad.ipynb"
+    make(path)
+    with pytest.raises(NotebookError, match=expected) as error:
+        read_notebook(path, "var/submitted/x/ws/bad.ipynb", max_bytes=10_000)
+    assert str(error.value).startswith("var/submitted/x/ws/bad.ipynb: ")
+
+
+def test_a_link_is_refused_only_when_links_must_not_be_followed(tmp_path):
+    target = write_notebook_file(tmp_path / "real.ipynb")
+    link = tmp_path / "link.ipynb"
+    link.symlink_to(target)
+    assert read_notebook(link) == read_notebook(target)
+    with pytest.raises(NotebookError, match="it is a symbolic link"):
+        read_notebook(link, follow_symlinks=False)
+
+
+def write_notebook_file(path):
+    write_notebook(f.good_notebook(), path)
+    return path
+
+
+def test_writers_replacing_one_folder_at_once_all_succeed(tmp_path):
+    target = tmp_path / "autograded"
+
+    def writer(name):
+        for round_number in range(200):
+            fresh = tmp_path / f".{name}-{round_number}"
+            fresh.mkdir()
+            (fresh / "who").write_text(name)
+            replace_folder(fresh, target)
+
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(writer, ["a", "b", "c"]))
+    assert (target / "who").read_text() in {"a", "b", "c"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["autograded"]
