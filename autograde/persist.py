@@ -62,13 +62,24 @@ def graded_fingerprints(gradebook: Any, assignment: str) -> dict[str, str]:
 def write_autograded(
     settings: Settings, submission: Submission, notebooks: Mapping[str, NotebookNode], files: Path
 ) -> Path:
-    """Replace `autograded/<student>/<assignment>/` in one rename: notebooks, files, timestamp."""
+    """Replace `autograded/<student>/<assignment>/` in one rename: notebooks, files, timestamp.
+
+    *files* is the assignment's source folder: only its data files are copied, never a
+    notebook of it, so a notebook that was not graded has no copy here (a source notebook
+    would show its learner every solution and hint).
+    """
     target = settings.autograded_dir / submission.student / submission.assignment
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".autograde-", dir=target.parent))
     try:
         if files.is_dir():
-            shutil.copytree(files, staging, dirs_exist_ok=True, symlinks=True)
+            shutil.copytree(
+                files,
+                staging,
+                dirs_exist_ok=True,
+                symlinks=True,
+                ignore=shutil.ignore_patterns(*_data_file_ignores(settings)),
+            )
         for name, nb in notebooks.items():
             write_notebook(nb, staging / f"{name}.ipynb", validate=False)
         stamp = submission.folder / TIMESTAMP_FILE
@@ -78,6 +89,17 @@ def write_autograded(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _data_file_ignores(settings: Settings) -> list[str]:
+    """Every notebook and hidden file, and nbgrader's `CourseDirectory.ignore` patterns."""
+    from nbgrader.coursedir import CourseDirectory
+
+    configured = settings.nbgrader_config.get("CourseDirectory", {}).get("ignore")
+    ignore = (
+        configured if configured is not None else CourseDirectory.class_traits()["ignore"].default()
+    )
+    return ["*.ipynb", ".*", *(str(pattern) for pattern in ignore)]
 
 
 def save_grades(

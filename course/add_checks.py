@@ -21,7 +21,7 @@ from typing import Any
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
-from course.cells import grade_id, is_autograded_test, nbgrader_meta
+from course.cells import HINT_TAG, grade_id, is_autograded_test, is_hint, nbgrader_meta
 from course.workshop_files import CHECKS_FILE, CHECKS_SCHEMA_VERSION
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 CHECK_TAG = "workshop-check"
-HINT_TAG = "hint"
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def add_check_cells(nb: NotebookNode) -> tuple[NotebookNode, tuple[Exercise, ...
     exercises: list[Exercise] = []
     hints: list[str] = []
     for cell in nb.cells:
-        if _is_hint(cell):
+        if is_hint(cell):
             hints.append(cell.source.strip())
             continue
         cells.append(cell)
@@ -87,7 +86,7 @@ def hint_cells_without_exercise(nb: NotebookNode) -> list[int]:
     """Indexes of hint cells with no autograded test cell below them (a presenter's mistake)."""
     waiting: list[int] = []
     for index, cell in enumerate(nb.cells):
-        if _is_hint(cell):
+        if is_hint(cell):
             waiting.append(index)
         elif is_autograded_test(cell):
             waiting = []
@@ -116,10 +115,6 @@ def recorded_board(release: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return board if isinstance(board, str) else None
-
-
-def _is_hint(cell: NotebookNode) -> bool:
-    return cell.cell_type == "markdown" and HINT_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def _check_cell(key: str, *, with_id: bool) -> NotebookNode:
