@@ -21,8 +21,10 @@ from autograde.collect import apply_run, job_for
 from autograde.executor import Executor, open_executor
 from autograde.findings import Finding
 from autograde.isolation import Limits
+from autograde.learner_view import source_secrets
 from autograde.persist import graded_fingerprints, save_grades, write_autograded
 from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
+from autograde.redact import Secrets, redact_notebook
 from autograde.sandbox import NotebookJob
 from autograde.submissions import Submission, find_submissions
 from course.errors import NotebookError, WorkshopError
@@ -160,6 +162,9 @@ def grade_assignment(
 
     progress = progress or SilentProgress()
     released = _released_notebooks(settings, assignment)
+    secrets = {
+        name: source_secrets(settings, assignment, name, nb)[1] for name, nb in released.items()
+    }
     with open_gradebook(settings) as gradebook:
         try:
             reference = load_reference(gradebook, assignment, released)
@@ -191,7 +196,7 @@ def grade_assignment(
             owners: dict[str, tuple[str, str, Path]] = {}
 
             def finish(state: _Pending) -> None:
-                results.append(_finish(settings, gradebook, state, reference))
+                results.append(_finish(settings, gradebook, state, reference, secrets))
                 del pending[state.submission.student]
                 if on_result is not None:
                     on_result(results[-1])
@@ -282,6 +287,7 @@ def _finish(
     gradebook: Any,
     state: _Pending,
     reference: dict[str, ReferenceNotebook],
+    secrets: dict[str, Secrets],
 ) -> SubmissionResult:
     submission = state.submission
     failed = any(f.code in UNGRADABLE for f in state.findings)
@@ -290,7 +296,11 @@ def _finish(
         for name, nb in state.executed.items()
         if not any(f.code in UNGRADABLE and f.notebook == name for f in state.findings)
     }
-    write_autograded(settings, submission, graded, settings.source_dir / submission.assignment)
+    stored = {
+        name: redact_notebook(nb, secrets[name]) if name in secrets else nb
+        for name, nb in graded.items()
+    }
+    write_autograded(settings, submission, stored, settings.source_dir / submission.assignment)
     save_grades(gradebook, settings, submission, graded, state.fingerprint, mark_graded=not failed)
     scores = tuple(
         _notebook_score(graded.get(name), notebook) for name, notebook in reference.items()

@@ -25,7 +25,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from autograde.redact import Secrets, find_secrets, redact_outputs, redact_text
+from autograde.redact import Secrets, find_secrets, is_learners, redact_outputs, redact_text
 from course.cells import autograded_tests, grade_id, is_autograded_test, is_hint, nbgrader_meta
 from course.errors import NotebookError
 from course.notebook_io import read_notebook
@@ -38,6 +38,7 @@ __all__ = [
     "Scores",
     "learner_view",
     "learner_views",
+    "source_secrets",
     "unreadable_view",
 ]
 
@@ -87,11 +88,7 @@ def learner_views(
     views = []
     for name in _notebook_names(settings, assignment):
         released = _read_if_present(settings.release_dir / assignment / f"{name}.ipynb")
-        source = read_notebook(
-            settings.source_dir / assignment / f"{name}.ipynb",
-            settings.relative(settings.source_dir / assignment / f"{name}.ipynb"),
-        )
-        secrets = find_secrets(source, released, settings.markers)
+        source, secrets = source_secrets(settings, assignment, name, released)
         graded_path = settings.autograded_dir / learner / assignment / f"{name}.ipynb"
         given = (scores or {}).get(name)
         try:
@@ -102,6 +99,15 @@ def learner_views(
             continue
         views.append(learner_view(name, graded, released, secrets, given))
     return tuple(views)
+
+
+def source_secrets(
+    settings: Settings, assignment: str, name: str, released: NotebookNode | None
+) -> tuple[NotebookNode, Secrets]:
+    """The source notebook *name* of *assignment* and its secrets (see `autograde.redact`)."""
+    path = settings.source_dir / assignment / f"{name}.ipynb"
+    source = read_notebook(path, settings.relative(path))
+    return source, find_secrets(source, released, settings.markers)
 
 
 def learner_view(
@@ -115,7 +121,7 @@ def learner_view(
     if scores is None:
         scores = {s.grade_id: (s.points, s.max_points) for s in score_cells(graded)}
     visible = autograded_tests(released) if released is not None else {}
-    written = [c.source for c in graded.cells if _is_learners(c)]
+    written = [c.source for c in graded.cells if is_learners(c)]
     mine = secrets.unwritten(written)
     cells: list[NotebookNode] = []
     exercises: list[ExerciseView] = []
@@ -134,7 +140,7 @@ def learner_view(
             shown = _hidden_test_cell(key) if hidden else _visible_test_cell(cell, message, mine)
         elif is_hint(cell):
             shown = None
-        elif _is_learners(cell):
+        elif is_learners(cell):
             shown = _with_outputs(cell, cell.source, mine)
         else:
             shown = _with_outputs(cell, redact_text(cell.source, mine), mine)
@@ -170,12 +176,6 @@ def unreadable_view(
     return LearnerView(name, _notebook(released, [cell]), exercises, _score_rows(scores), reason)
 
 
-def _is_learners(cell: NotebookNode) -> bool:
-    """A cell the learner wrote: a solution cell, or one without (restored) nbgrader marks."""
-    meta = nbgrader_meta(cell)
-    return not meta or (bool(meta.get("solution")) and not meta.get("locked"))
-
-
 def _hidden_test_cell(key: str) -> NotebookNode:
     cell: NotebookNode = nbformat.v4.new_markdown_cell(
         f"*Tests `{key}`: this cell holds hidden tests; only its result is shown.*"
@@ -200,7 +200,7 @@ def _with_outputs(cell: NotebookNode, source: str, mine: Secrets) -> NotebookNod
         shown.execution_count = cell.get("execution_count")
     elif cell.cell_type == "markdown":
         shown = nbformat.v4.new_markdown_cell(source)
-        if cell.get("attachments") and _is_learners(cell):
+        if cell.get("attachments") and is_learners(cell):
             shown.attachments = cell.attachments
     else:
         shown = nbformat.v4.new_raw_cell(source)

@@ -22,10 +22,18 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from course.cells import is_hint, is_solution
+from course.cells import is_autograded_test, is_hint, is_solution, nbgrader_meta
 from course.settings import Markers
 
-__all__ = ["HIDDEN_TEXT", "Secrets", "find_secrets", "redact_outputs", "redact_text"]
+__all__ = [
+    "HIDDEN_TEXT",
+    "Secrets",
+    "find_secrets",
+    "is_learners",
+    "redact_notebook",
+    "redact_outputs",
+    "redact_text",
+]
 
 HIDDEN_TEXT = "[hidden]"
 SUBSTRING_MIN_CHARS = 8
@@ -72,6 +80,36 @@ def find_secrets(source: NotebookNode, released: NotebookNode | None, markers: M
                     if len(m.group("text").strip()) >= SUBSTRING_MIN_CHARS
                 )
     return Secrets(frozenset(f for f in fragments if f not in shown))
+
+
+def is_learners(cell: NotebookNode) -> bool:
+    """A cell the learner wrote: a solution cell, or one without nbgrader marks, judged by
+    metadata restored from the gradebook (`autograde.prepare`), not by the submission's."""
+    meta = nbgrader_meta(cell)
+    return not meta or (bool(meta.get("solution")) and not meta.get("locked"))
+
+
+def redact_notebook(nb: NotebookNode, secrets: Secrets) -> NotebookNode:
+    """A copy of the graded *nb* whose outputs hold no secret its learner did not write.
+
+    What a test cell's score is read from is left as it ran (its `execute_result`, and whether
+    it has an error or stderr output), so a stored notebook scores as it was graded.
+    """
+    nb = copy.deepcopy(nb)
+    mine = secrets.unwritten(c.source for c in nb.cells if is_learners(c))
+    if not mine.fragments:
+        return nb
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        test = is_autograded_test(cell)
+        cell.outputs = [
+            output if test and output.output_type == "execute_result" else redacted
+            for output, redacted in zip(
+                cell.outputs, redact_outputs(cell.outputs, mine), strict=True
+            )
+        ]
+    return nb
 
 
 def redact_text(text: str, secrets: Secrets) -> str:
