@@ -162,15 +162,13 @@ def grade_assignment(
 
     progress = progress or SilentProgress()
     released = _released_notebooks(settings, assignment)
-    secrets = {
-        name: source_secrets(settings, assignment, name, nb)[1] for name, nb in released.items()
-    }
     with open_gradebook(settings) as gradebook:
         try:
             reference = load_reference(gradebook, assignment, released)
         except MissingEntry as error:
             raise _unknown_assignment(assignment) from error
         done = graded_fingerprints(gradebook, assignment)
+        secrets = {n: source_secrets(settings, assignment, n, released.get(n)) for n in reference}
         results: list[SubmissionResult] = []
         todo: list[tuple[Submission, str]] = []
         for submission in find_submissions(settings, assignment, students):
@@ -296,10 +294,7 @@ def _finish(
         for name, nb in state.executed.items()
         if not any(f.code in UNGRADABLE and f.notebook == name for f in state.findings)
     }
-    stored = {
-        name: redact_notebook(nb, secrets[name]) if name in secrets else nb
-        for name, nb in graded.items()
-    }
+    stored = {name: redact_notebook(nb, secrets[name]) for name, nb in graded.items()}
     write_autograded(settings, submission, stored, settings.source_dir / submission.assignment)
     save_grades(gradebook, settings, submission, graded, state.fingerprint, mark_graded=not failed)
     scores = tuple(

@@ -3,7 +3,8 @@
 `workshop feedback`, the board's feedback page, its result JSON and the Submit panel all show a
 `LearnerView`, so what a learner may see is decided here and nowhere else:
 
-- the cells the learner wrote (solution cells, cells they added) with their outputs;
+- the cells the learner wrote (solution cells, cells they added) with their outputs, and the
+  release's own cells (instructions) but its Check cells, which only work in a kernel;
 - visible test cells as released, with their outputs and failure message;
 - of a test cell that holds hidden tests, only its points and whether it passed: no source, no
   output, no message, no traceback;
@@ -26,6 +27,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograde.redact import Secrets, find_secrets, is_learners, redact_outputs, redact_text
+from course.add_checks import CHECK_TAG
 from course.cells import autograded_tests, grade_id, is_autograded_test, is_hint, nbgrader_meta
 from course.errors import NotebookError
 from course.notebook_io import read_notebook
@@ -88,14 +90,15 @@ def learner_views(
     views = []
     for name in _notebook_names(settings, assignment):
         released = _read_if_present(settings.release_dir / assignment / f"{name}.ipynb")
-        source, secrets = source_secrets(settings, assignment, name, released)
+        secrets = source_secrets(settings, assignment, name, released)
         graded_path = settings.autograded_dir / learner / assignment / f"{name}.ipynb"
         given = (scores or {}).get(name)
         try:
             graded = read_notebook(graded_path, f"{name}.ipynb")
         except NotebookError:
             reason = _unread_reason(settings, assignment, learner, name)
-            views.append(unreadable_view(name, reason, released or source, given))
+            like = released or _read_if_present(settings.source_dir / assignment / f"{name}.ipynb")
+            views.append(unreadable_view(name, reason, like or nbformat.v4.new_notebook(), given))
             continue
         views.append(learner_view(name, graded, released, secrets, given))
     return tuple(views)
@@ -103,11 +106,13 @@ def learner_views(
 
 def source_secrets(
     settings: Settings, assignment: str, name: str, released: NotebookNode | None
-) -> tuple[NotebookNode, Secrets]:
-    """The source notebook *name* of *assignment* and its secrets (see `autograde.redact`)."""
-    path = settings.source_dir / assignment / f"{name}.ipynb"
-    source = read_notebook(path, settings.relative(path))
-    return source, find_secrets(source, released, settings.markers)
+) -> Secrets:
+    """The secrets of the source notebook *name* of *assignment* (see `autograde.redact`);
+    none without a readable source (a course graded from its gradebook alone)."""
+    source = _read_if_present(settings.source_dir / assignment / f"{name}.ipynb")
+    if source is None:
+        return Secrets(frozenset())
+    return find_secrets(source, released, settings.markers)
 
 
 def learner_view(
@@ -132,13 +137,13 @@ def learner_view(
             hidden = key not in visible or visible[key].source != cell.source
             failure = first_failure(cell)
             points, maximum = scores.get(key, (0.0, float(nbgrader_meta(cell).get("points", 0))))
-            passed = points is not None and points == maximum and failure is None
+            passed = points is not None and points == maximum
             message = None if hidden or failure is None else redact_text(failure, mine)
             exercises.append(
                 ExerciseView(name, key, points, maximum, passed, message, hidden_tests=hidden)
             )
             shown = _hidden_test_cell(key) if hidden else _visible_test_cell(cell, message, mine)
-        elif is_hint(cell):
+        elif is_hint(cell) or CHECK_TAG in cell.get("metadata", {}).get("tags", []):
             shown = None
         elif is_learners(cell):
             shown = _with_outputs(cell, cell.source, mine)
