@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from types import FrameType, ModuleType
 from typing import Any
 
-from autograde.conceal import hiding_compiler, refuse_test_code
+from autograde.conceal import forget_test_cell, hiding_compiler, refuse_test_code
 
 __all__ = [
     "BACKGROUND_THREAD",
@@ -130,7 +130,7 @@ def make_shell(sink: OutputSink, *, png_figures: bool = True) -> Any:
     """
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
     from traitlets.config import Config
 
     class SinkDisplayHook(DisplayHook):
@@ -176,6 +176,15 @@ def make_shell(sink: OutputSink, *, png_figures: bool = True) -> Any:
 
         def enable_gui(self, gui: str | None = None) -> None:
             """No event loop here: inline figures only."""
+
+        async def run_code(
+            self, code_obj: Any, result: Any = None, *, async_: bool = False
+        ) -> bool:
+            """IPython's; a test cell's record of its source is emptied first, as learner code
+            the test calls can read it (`get_ipython().displayhook.exec_result.info`)."""
+            if result is not None and getattr(self.compile, "hide", False):
+                result.info = ExecutionInfo("", False, False, True, None)
+            return bool(await super().run_code(code_obj, result, async_=async_))  # type: ignore[no-untyped-call]
 
         def _showtraceback(self, etype: type, evalue: BaseException, stb: list[str]) -> None:
             sink.add(
@@ -399,6 +408,7 @@ def run_cells(
         if cell.is_test:
             pristine.restore()
             outputs = _test_outputs(cell.source, outputs, result)
+            forget_test_cell(shell)
         report(
             {
                 "index": cell.index,

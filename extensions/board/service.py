@@ -173,5 +173,8 @@ def _feedback_page(settings: Settings, workshop: str, learner: str, notebook: st
         raise RequestRejected(404, f"feedback: nothing graded yet for {learner} in {workshop}")
     page = settings.feedback_dir / learner / workshop / f"{chosen}.html"
     if not page.is_file() or page.stat().st_mtime < graded.stat().st_mtime:
-        write_feedback(settings, workshop, [learner])
+        report = write_feedback(settings, workshop, [learner])
+        if page not in report.written:
+            reason = next((why for _, why in report.skipped), "no page was written")
+            raise RequestRejected(404, f"feedback: {reason}")
     return page.read_bytes()

@@ -45,10 +45,22 @@ SECRETS = (
 
 SNOOP = """import gc, inspect, linecache, sys
 SEEN = []
+WALK = []
+def walk():
+    # what IPython keeps of the running and the last cell (the frames of the runner itself
+    # still hold the cells: a known limit, docs/grading.md)
+    needles = ("forty" + "-two", "add(4" + "0")
+    shell, places = get_ipython(), []
+    if shell.displayhook.exec_result is not None:
+        places += [("exec_result", vars(shell.displayhook.exec_result.info))]
+    places += [("last_result", vars(shell.last_execution_result.info))]
+    return [where for where, value in places if any(n in repr(value) for n in needles)]
+
 
 def add(a, b):
     caller = sys._getframe(1)
     SEEN.append(caller)
+    WALK.append(walk())
     probes = {
         "consts": lambda: caller.f_code.co_consts,
         "source": lambda: inspect.getsource(caller),
@@ -64,7 +76,9 @@ def add(a, b):
             print("refused", name, type(error).__name__)
     return a + b"""
 
-LATER = """for frame in SEEN:
+LATER = """print("walk found", WALK, walk())
+print("last error", getattr(sys, "last_value", None))
+for frame in SEEN:
     try:
         print("later consts", frame.f_code.co_consts)
     except Exception as error:
@@ -177,6 +191,7 @@ def test_no_learner_readable_file_holds_a_secret_the_learner_did_not_write(tmp_p
     assert "visible message: mul" in text["ada"]  # a visible test keeps its message
     assert "✓ 2 / 2 points" in text["ada"] and "✗ 0 / 1 points" in text["ada"]
     assert "✗ 0 / 2 points" in text["bob"] and "holds hidden tests" in text["bob"]
+    assert "walk found [[], []] []" in text["cat"] and "last error None" in text["cat"]
     assert "refused later PermissionError" in text["cat"]  # the test's code stayed out of reach
     assert "Score: 3 / 3" in text["cat"]
     assert "no file nb.ipynb was submitted" in text["dan"] and "nb (1).ipynb" in text["dan"]
