@@ -56,3 +56,14 @@ def test_feedback_before_grading_is_a_clear_error(settings):
 
     with pytest.raises(WorkshopError, match="nothing graded for 'ws'"):
         write_feedback(settings, "ws")
+
+
+def test_feedback_names_every_learner_it_wrote_no_page_for(settings):
+    release_workshop(settings, "ws", {})
+    submit(settings, "ada", "def square(x):\n    return x * x")
+    grade_assignment(settings, "ws")
+    report = write_feedback(settings, "ws", ["ada", "zoe"])
+    assert [p.relative_to(settings.feedback_dir).as_posix() for p in report.written] == [
+        "ada/ws/nb.html"
+    ]
+    assert report.skipped == (("zoe", "not graded yet; run `workshop grade ws`"),)
