@@ -142,7 +142,11 @@ def learner_view(
             exercises.append(
                 ExerciseView(name, key, points, maximum, passed, message, hidden_tests=hidden)
             )
-            shown = _hidden_test_cell(key) if hidden else _visible_test_cell(cell, message, mine)
+            shown = (
+                _hidden_test_cell(key, passed)
+                if hidden
+                else _visible_test_cell(cell, message, mine)
+            )
         elif is_hint(cell) or CHECK_TAG in cell.get("metadata", {}).get("tags", []):
             shown = None
         elif is_learners(cell):
@@ -181,9 +185,10 @@ def unreadable_view(
     return LearnerView(name, _notebook(released, [cell]), exercises, _score_rows(scores), reason)
 
 
-def _hidden_test_cell(key: str) -> NotebookNode:
+def _hidden_test_cell(key: str, passed: bool) -> NotebookNode:
     cell: NotebookNode = nbformat.v4.new_markdown_cell(
-        f"*Tests `{key}`: this cell holds hidden tests; only its result is shown.*"
+        f"*Tests `{key}` {'passed' if passed else 'failed'}: this cell holds hidden tests; "
+        "only its result is shown.*"
     )
     return cell
 

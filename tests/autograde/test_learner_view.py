@@ -83,6 +83,7 @@ def test_a_hidden_test_cell_shows_only_its_points_and_that_it_failed():
     assert "square(-2)" not in shown and "negative numbers" not in shown
     assert "assert square(3) == 9" not in shown  # no source at all, not even the visible part
     assert "holds hidden tests" in shown and "✗ 0 / 2 points" in shown
+    assert "Tests `square_tests` failed" in shown
     hidden = next(e for e in view.exercises if e.exercise == "square_tests")
     assert hidden.hidden_tests and hidden.message is None and not hidden.passed
 
