@@ -76,12 +76,12 @@ def refuse_test_code(event: str, args: tuple[Any, ...]) -> None:
     Installed once in the disposable process that runs one notebook (audit hooks cannot be
     removed); the thread-local flag keeps the hook's own attribute reads out of it.
     """
-    if getattr(_auditing, "busy", False):
-        return
     if event == "object.__getattr__":
         if args[1] not in CODE_ATTRIBUTES:
             return
     elif event not in GC_EVENTS:
+        return
+    if getattr(_auditing, "busy", False):
         return
     _auditing.busy = True
     try:
