@@ -10,6 +10,13 @@ ran (see `Pristine`), and a test cell's verdict never depends on hooks learner c
 errors come from the execution result itself, and only the cell's own final expression may
 produce an `execute_result`. Threads started by learner code are ended before a test cell, so
 none can re-patch helpers while the test runs.
+
+Learner code cannot read a test cell's source: test cells leave an empty entry in IPython's
+history (`In`, `_ih`, `_i`), are compiled under a file name that has no line cache entry
+(`TEST_CELL_FILENAME`), and an audit hook refuses the code objects of test cells (the constants
+of a hidden test, its assertion messages) to any stack that runs learner or test code, so a
+learner function cannot inspect the test that calls it (`sys._getframe(1).f_code`,
+`inspect.stack()`). Tracebacks are still formatted: by then no such frame is running.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import FrameType, ModuleType
 from typing import Any
+
+from autograde.conceal import forget_test_cell, hiding_compiler, refuse_test_code
 
 __all__ = [
     "BACKGROUND_THREAD",
@@ -149,7 +158,7 @@ def make_shell(sink: OutputSink, *, png_figures: bool = True) -> Any:
     """
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
     from traitlets.config import Config
 
     class SinkDisplayHook(DisplayHook):
@@ -191,9 +200,19 @@ def make_shell(sink: OutputSink, *, png_figures: bool = True) -> Any:
     class SinkShell(InteractiveShell):
         displayhook_class = SinkDisplayHook
         display_pub_class = SinkPublisher
+        compiler_class = hiding_compiler()
 
         def enable_gui(self, gui: str | None = None) -> None:
             """No event loop here: inline figures only."""
+
+        async def run_code(
+            self, code_obj: Any, result: Any = None, *, async_: bool = False
+        ) -> bool:
+            """IPython's; a test cell's record of its source is emptied first, as learner code
+            the test calls can read it (`get_ipython().displayhook.exec_result.info`)."""
+            if result is not None and getattr(self.compile, "hide", False):
+                result.info = ExecutionInfo("", False, False, True, None)
+            return bool(await super().run_code(code_obj, result, async_=async_))  # type: ignore[no-untyped-call]
 
         def _showtraceback(self, etype: type, evalue: BaseException, stb: list[str]) -> None:
             sink.add(
@@ -275,12 +294,24 @@ class Pristine:
         self.module_dicts = {name: dict(vars(module)) for name, module in self.modules.items()}
         import json
 
+        from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
+
+        self.instances = [
+            shell.compile,
+            shell.input_transformer_manager,
+            shell.history_manager,
+            shell.logger,
+        ]
+        self.instance_keys = [frozenset(vars(obj)) for obj in self.instances]
         hooks = {
             *type(shell).__mro__,
             *type(shell.displayhook).__mro__,
             *type(shell.display_pub).__mro__,
             *self._formatter_classes(shell),
             *json.JSONEncoder.__mro__,
+            *ExecutionInfo.__mro__,
+            *ExecutionResult.__mro__,
+            *(cls for obj in self.instances for cls in type(obj).__mro__),
         }
         self.classes = [cls for cls in hooks if cls is not object]
         self.class_dicts = {cls: dict(vars(cls)) for cls in self.classes}
@@ -317,6 +348,9 @@ class Pristine:
                         setattr(cls, key, value)
                     except (AttributeError, TypeError):
                         continue
+        for obj, keys in zip(self.instances, self.instance_keys, strict=True):
+            for key in [k for k in vars(obj) if k not in keys]:
+                delattr(obj, key)
         shell = self.shell
         for key in [k for k in vars(shell) if k not in self.shell_attrs]:
             delattr(shell, key)
@@ -379,12 +413,16 @@ def run_cells(
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         raise CellTimeout(f"the cell ran longer than {cell_timeout_s:g} s and was interrupted")
 
+    sys.addaudithook(refuse_test_code)
     for cell in cells:
         notes = []
         if cell.is_test:
             if not _stop_learner_threads():
                 notes.append(BACKGROUND_THREAD)
             pristine.restore()
+            shell.history_manager.store_inputs(shell.execution_count, "", "")
+            shell.execution_count += 1
+            shell.compile.hide = True
         else:
             sys.stdout = _Stream("stdout", sink)
             sys.stderr = _Stream("stderr", sink)
@@ -392,16 +430,18 @@ def run_cells(
         signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, cell_timeout_s)
         try:
-            result = shell.run_cell(cell.source, store_history=True)
+            result = shell.run_cell(cell.source, store_history=not cell.is_test)
         except BaseException as error:  # noqa: BLE001 - learner code may raise anything
             result = None
             sink.add(_error_output(error))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            shell.compile.hide = False
         outputs = sink.take()
         if cell.is_test:
             pristine.restore()
             outputs = _test_outputs(cell.source, outputs, result)
+            forget_test_cell(shell)
         report(
             {
                 "index": cell.index,

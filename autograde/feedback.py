@@ -1,34 +1,41 @@
-"""Per-learner HTML feedback that shows scores and messages, never hidden test code.
+"""Per-learner HTML feedback: what `autograde.learner_view` lets a learner see, as a page.
 
 nbgrader's own feedback prints the autograded notebook, hidden tests included (nbgrader issue
-1363). Here every autograder test cell shows the learner's version of its source (the release),
-its failure as `ExceptionName: message` only (a traceback would quote hidden lines), and a line
-with the points earned; a summary of the scores comes first.
+1363). Here each page is a `LearnerView` (the one rule of what a learner may see) under a
+summary of the scores; a notebook that could not be graded gets a page that says why.
 """
 
 from __future__ import annotations
 
-import copy
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbformat import NotebookNode
 
-from course.cells import grade_id, is_autograded_test
-from course.errors import NotebookError, WorkshopError
+from autograde.learner_view import LearnerView, Scores, learner_views
+from course.errors import WorkshopError
 from course.gradebook import open_gradebook
-from course.layout import active_release
-from course.notebook_io import read_notebook, write_text_atomic
-from course.score import first_failure
+from course.notebook_io import write_text_atomic
 from course.settings import Settings
 
-__all__ = ["feedback_notebook", "write_feedback"]
+__all__ = ["FeedbackReport", "feedback_page", "write_feedback"]
 
 
-def write_feedback(settings: Settings, assignment: str, students: Sequence[str] = ()) -> list[Path]:
-    """Write `feedback/<learner>/<assignment>/<notebook>.html` for every graded learner."""
+@dataclass(frozen=True)
+class FeedbackReport:
+    """The pages written, and the learners who got none with the reason (never silent)."""
+
+    written: tuple[Path, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+
+def write_feedback(
+    settings: Settings, assignment: str, students: Sequence[str] = ()
+) -> FeedbackReport:
+    """Write `feedback/<learner>/<assignment>/<notebook>.html` for every notebook of every
+    graded learner (or of *students*), a page for an ungraded notebook included."""
     from nbgrader.api import MissingEntry
 
     graded_root = settings.autograded_dir
@@ -42,79 +49,48 @@ def write_feedback(settings: Settings, assignment: str, students: Sequence[str] 
             f"{settings.relative(graded_root)}: nothing graded for '{assignment}'; "
             f"run `workshop grade {assignment}` first"
         )
-    released = {
-        p.stem: read_notebook(p)
-        for p in sorted(active_release(settings, assignment).glob("*.ipynb"))
-    }
-    written = []
+    written: list[Path] = []
+    skipped: list[tuple[str, str]] = []
     with open_gradebook(settings) as gradebook:
         for learner in learners:
-            for path in sorted((graded_root / learner / assignment).glob("*.ipynb")):
-                try:
-                    nb = read_notebook(path, settings.relative(path))
-                    grades = gradebook.find_submission_notebook(path.stem, assignment, learner)
-                except (NotebookError, MissingEntry):
-                    continue
-                scores = {g.cell.name: (g.score, g.max_score) for g in grades.grades}
-                page = _render(feedback_notebook(nb, released.get(path.stem), scores))
-                target = settings.feedback_dir / learner / assignment / f"{path.stem}.html"
-                write_text_atomic(target, page)
+            if not (graded_root / learner / assignment).is_dir():
+                skipped.append((learner, f"not graded yet; run `workshop grade {assignment}`"))
+                continue
+            try:
+                submission = gradebook.find_submission(assignment, learner)
+            except MissingEntry:
+                skipped.append((learner, "no grades in the gradebook; grade again"))
+                continue
+            scores: dict[str, Scores] = {
+                notebook.name: {g.cell.name: (g.score, g.max_score) for g in notebook.grades}
+                for notebook in submission.notebooks
+            }
+            for view in learner_views(settings, assignment, learner, scores):
+                target = settings.feedback_dir / learner / assignment / f"{view.name}.html"
+                write_text_atomic(target, feedback_page(view))
                 written.append(target)
-    return written
+    return FeedbackReport(tuple(written), tuple(skipped))
 
 
-def feedback_notebook(
-    autograded: NotebookNode,
-    released: NotebookNode | None,
-    scores: Mapping[str, tuple[float | None, float]],
-) -> NotebookNode:
-    """The notebook a learner may see: learner-visible test sources, short failures, points."""
-    visible = {grade_id(c): c.source for c in released.cells} if released is not None else {}
-    nb = copy.deepcopy(autograded)
-    cells = []
-    for cell in nb.cells:
-        key = grade_id(cell)
-        if is_autograded_test(cell):
-            cell.source = visible.get(key, "# (test code not shown)")
-            failure = first_failure(cell)
-            cell.outputs = [o for o in cell.outputs if o.output_type != "error"]
-            if failure:
-                cell.outputs.append(
-                    nbformat.v4.new_output("stream", name="stderr", text=failure + "\n")
-                )
-        cells.append(cell)
-        if key is not None and key in scores:
-            failed = is_autograded_test(cell) and first_failure(cell) is not None
-            cells.append(_points_cell(*scores[key], failed=failed))
-    total = sum(score or 0 for score, _ in scores.values())
-    possible = sum(maximum for _, maximum in scores.values())
+def feedback_page(view: LearnerView) -> str:
+    """The HTML page of *view*: a summary of the scores, then the cells."""
+    from nbconvert import HTMLExporter
+
+    total = sum(points or 0 for _, points, _ in view.scores)
+    possible = sum(maximum for _, _, maximum in view.scores)
     summary = nbformat.v4.new_markdown_cell(
-        f"## Feedback\n\n**Score: {total:g} / {possible:g}**\n\n"
+        f"## Feedback: {html.escape(view.name)}\n\n**Score: {total:g} / {possible:g}**\n\n"
         + "\n".join(
-            f"- `{html.escape(name)}`: {_points(score)} / {maximum:g}"
-            for name, (score, maximum) in scores.items()
+            f"- `{html.escape(key)}`: {_points(points)} / {maximum:g}"
+            for key, points, maximum in view.scores
         )
     )
-    nb.cells = [summary, *cells]
-    for index, cell in enumerate(nb.cells):
-        cell.id = f"feedback-{index}"
-    return nb
+    summary.id = "feedback-summary"
+    nb = nbformat.from_dict(view.notebook)
+    nb.cells = [summary, *nb.cells]
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    return str(body)
 
 
 def _points(score: float | None) -> str:
     return "to be graded" if score is None else f"{score:g}"
-
-
-def _points_cell(score: float | None, maximum: float, *, failed: bool) -> NotebookNode:
-    mark = "✗" if failed or score == 0 else "✓"
-    cell: NotebookNode = nbformat.v4.new_markdown_cell(
-        f"**{mark} {_points(score)} / {maximum:g} points**"
-    )
-    return cell
-
-
-def _render(nb: NotebookNode) -> str:
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    return str(body)

@@ -21,6 +21,7 @@ from autograde.collect import apply_run, job_for
 from autograde.executor import Executor, open_executor
 from autograde.findings import Finding
 from autograde.isolation import Limits
+from autograde.learner_view import source_secrets
 from autograde.persist import (
     GradedNotebook,
     graded_fingerprints,
@@ -28,6 +29,7 @@ from autograde.persist import (
     write_autograded,
 )
 from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
+from autograde.redact import Secrets, redact_notebook
 from autograde.sandbox import NotebookJob
 from autograde.stage_files import stage_files
 from autograde.submissions import Submission, find_submissions
@@ -178,6 +180,7 @@ def grade_assignment(
         except MissingEntry as error:
             raise _unknown_assignment(settings, assignment) from error
         done = graded_fingerprints(gradebook, assignment)
+        secrets = {n: source_secrets(settings, assignment, n, released.get(n)) for n in reference}
         results: list[SubmissionResult] = []
         todo: list[tuple[Submission, str]] = []
         for submission in find_submissions(settings, assignment, students):
@@ -203,7 +206,7 @@ def grade_assignment(
             owners: dict[str, tuple[str, str, Path]] = {}
 
             def finish(state: _Pending) -> None:
-                results.append(_finish(settings, gradebook, state, reference))
+                results.append(_finish(settings, gradebook, state, reference, secrets))
                 del pending[state.submission.student]
                 if on_result is not None:
                     on_result(results[-1])
@@ -320,6 +323,7 @@ def _finish(
     gradebook: Any,
     state: _Pending,
     reference: dict[str, ReferenceNotebook],
+    secrets: dict[str, Secrets],
 ) -> SubmissionResult:
     submission = state.submission
     failed = any(f.code in UNGRADABLE for f in state.findings)
@@ -328,7 +332,11 @@ def _finish(
         for name, nb in state.executed.items()
         if not any(f.code in UNGRADABLE and f.notebook == name for f in state.findings)
     }
-    write_autograded(settings, submission, graded, settings.source_dir / submission.assignment)
+    stored = {
+        name: GradedNotebook(redact_notebook(done.notebook, secrets[name]), done.scores)
+        for name, done in graded.items()
+    }
+    write_autograded(settings, submission, stored, settings.source_dir / submission.assignment)
     save_grades(gradebook, settings, submission, graded, state.fingerprint, mark_graded=not failed)
     scores = tuple(
         _notebook_score(graded.get(name), notebook) for name, notebook in reference.items()

@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 
+from autograde.stage_files import NEVER_COPIED
 from autograde.submissions import TIMESTAMP_FILE, Submission
 from autograde.trim import trim_outputs
 from course.errors import ConfigError
@@ -86,14 +87,27 @@ def graded_fingerprints(gradebook: Any, assignment: str) -> dict[str, str]:
 def write_autograded(
     settings: Settings, submission: Submission, notebooks: Mapping[str, GradedNotebook], files: Path
 ) -> Path:
-    """Replace `autograded/<student>/<assignment>/` in one rename: notebooks, files, timestamp."""
+    """Replace `autograded/<student>/<assignment>/` in one rename: notebooks, files, timestamp.
+
+    *files* is the assignment's source folder: only its data files are copied, never a
+    notebook of it, so a notebook that was not graded has no copy here (a source notebook
+    would show its learner every solution and hint).
+    """
     target = settings.autograded_dir / submission.student / submission.assignment
     target.parent.mkdir(parents=True, exist_ok=True)
+    from nbgrader.utils import ignore_patterns
+
     staging = Path(tempfile.mkdtemp(prefix=".autograde-", dir=target.parent))
     staging.chmod(0o755)
     try:
         if files.is_dir():
-            shutil.copytree(files, staging, dirs_exist_ok=True, symlinks=True)
+            shutil.copytree(
+                files,
+                staging,
+                dirs_exist_ok=True,
+                symlinks=True,
+                ignore=ignore_patterns(exclude=[*settings.ignore, *NEVER_COPIED]),
+            )
         for name, graded in notebooks.items():
             text = _stored_text(graded.notebook, settings.stored_output_mb * 1024 * 1024)
             write_text_atomic(staging / f"{name}.ipynb", text, mode=AUTOGRADED_MODE)

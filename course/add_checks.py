@@ -20,7 +20,7 @@ from typing import Any
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
-from course.cells import grade_id, is_autograded_test, nbgrader_meta
+from course.cells import HINT_TAG, grade_id, is_autograded_test, is_hint, nbgrader_meta
 from course.workshop_files import CHECKS_SCHEMA_VERSION
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 CHECK_TAG = "workshop-check"
-HINT_TAG = "hint"
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def add_check_cells(nb: NotebookNode) -> tuple[NotebookNode, tuple[Exercise, ...
     exercises: list[Exercise] = []
     hints: list[str] = []
     for cell in nb.cells:
-        if _is_hint(cell):
+        if is_hint(cell):
             hints.append(cell.source.strip())
             continue
         cells.append(cell)
@@ -85,7 +84,7 @@ def hint_cells_without_exercise(nb: NotebookNode) -> list[int]:
     """Indexes of hint cells with no autograded test cell below them (a presenter's mistake)."""
     waiting: list[int] = []
     for index, cell in enumerate(nb.cells):
-        if _is_hint(cell):
+        if is_hint(cell):
             waiting.append(index)
         elif is_autograded_test(cell):
             waiting = []
@@ -105,10 +104,6 @@ def checks_document(
         },
     }
     return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _is_hint(cell: NotebookNode) -> bool:
-    return cell.cell_type == "markdown" and HINT_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def _check_cell(key: str, *, with_id: bool) -> NotebookNode:

@@ -11,17 +11,20 @@ from typing import Any
 from nbformat import NotebookNode
 
 __all__ = [
+    "HINT_TAG",
     "WORKSHOP_SCHEMA_VERSION",
     "autograded_tests",
     "cell_label",
     "grade_id",
     "is_autograded_test",
+    "is_hint",
     "is_solution",
     "nbgrader_meta",
     "workshop_meta",
 ]
 
 WORKSHOP_SCHEMA_VERSION = 1
+HINT_TAG = "hint"
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict[str, Any]:
@@ -42,6 +45,11 @@ def is_autograded_test(cell: NotebookNode) -> bool:
     """A code cell nbgrader scores from its outputs (graded, not a solution)."""
     meta = nbgrader_meta(cell)
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def is_hint(cell: NotebookNode) -> bool:
+    """A presenter's hint: a markdown cell tagged `hint` (released into the Check panel only)."""
+    return cell.cell_type == "markdown" and HINT_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def autograded_tests(nb: NotebookNode) -> dict[str, NotebookNode]:

@@ -548,8 +548,11 @@ def _feedback(args: argparse.Namespace) -> int:
     from autograde.feedback import write_feedback
 
     settings = _settings(args)
-    written = write_feedback(settings, args.assignment, args.student)
-    print(f"feedback: {len(written)} page(s) in {settings.relative(settings.feedback_dir)}/")
+    report = write_feedback(settings, args.assignment, args.student)
+    folder = settings.relative(settings.feedback_dir)
+    print(f"feedback: {len(report.written)} page(s) in {folder}/")
+    for learner, reason in report.skipped:
+        print(f"feedback: no page for {learner}: {reason}", file=sys.stderr)
     return 0
 
 

@@ -6,9 +6,8 @@ workshop at once and grades it with `grade_assignment` for those learners, so a 
 end of a session runs through the sandbox's workers in parallel instead of one by one, each
 score recorded the moment its grades are committed. Only a learner's newest submission is
 graded (it is what sits in the submitted folder); older queued ones become `superseded`.
-Feedback pages are written when first asked for. The learner's view of each result shows
-hidden tests as pass/fail only: a message is shown for a test cell only when the learner saw
-all of its code.
+Feedback pages are written when first asked for. The learner's view of each result is
+`autograde.learner_view`'s, as on the feedback page: hidden tests as points and pass/fail only.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from course.layout import active_release
 from course.settings import Settings
 from extensions.board.schema import SUBMISSION
 
@@ -181,39 +179,12 @@ def _failed(message: str) -> _Outcome:
 
 
 def _learner_view(settings: Settings, workshop: str, learner: str) -> list[dict[str, Any]]:
-    """Per autograded test cell: points, and the failure message only for fully visible tests."""
-    from course.cells import autograded_tests
-    from course.errors import NotebookError
-    from course.notebook_io import read_notebook
-    from course.score import score_cells
+    """Per autograded test cell, what `autograde.learner_view` lets the learner know."""
+    from autograde.learner_view import learner_views
 
-    exercises = []
-    for path in sorted((settings.autograded_dir / learner / workshop).glob("*.ipynb")):
-        try:
-            graded = read_notebook(path)
-            released = autograded_tests(
-                read_notebook(active_release(settings, workshop) / path.name)
-            )
-        except NotebookError:
-            continue
-        cells = autograded_tests(graded)
-        for score in score_cells(graded):
-            if score.grade_id not in cells:
-                continue
-            visible = released.get(score.grade_id)
-            shown = visible is not None and visible.source == cells[score.grade_id].source
-            exercises.append(
-                {
-                    "notebook": path.stem,
-                    "exercise": score.grade_id,
-                    "points": score.points,
-                    "max_points": score.max_points,
-                    "passed": score.points == score.max_points,
-                    "message": score.failure if shown else None,
-                    "hidden_tests": not shown,
-                }
-            )
-    return exercises
+    return [
+        e.to_json() for view in learner_views(settings, workshop, learner) for e in view.exercises
+    ]
 
 
 def submissions_view(engine: Engine, workshop: str, learner: str) -> dict[str, Any]:

@@ -162,13 +162,19 @@ class BoardService:
 
 
 def _feedback_page(settings: Settings, workshop: str, learner: str, notebook: str) -> bytes:
+    """The page of *notebook* (default: the first of the workshop), a notebook that could not
+    be graded included; rewritten when the learner's graded folder is newer than it."""
     from autograde.feedback import write_feedback
 
-    graded = sorted((settings.autograded_dir / learner / workshop).glob("*.ipynb"))
-    chosen = [p for p in graded if not notebook or p.stem == notebook]
-    if not chosen:
+    graded = settings.autograded_dir / learner / workshop
+    names = sorted(p.stem for p in (settings.release_dir / workshop).glob("*.ipynb"))
+    chosen = notebook or (names[0] if names else "")
+    if not graded.is_dir() or chosen not in names:
         raise RequestRejected(404, f"feedback: nothing graded yet for {learner} in {workshop}")
-    page = settings.feedback_dir / learner / workshop / f"{chosen[0].stem}.html"
-    if not page.is_file() or page.stat().st_mtime < chosen[0].stat().st_mtime:
-        write_feedback(settings, workshop, [learner])
+    page = settings.feedback_dir / learner / workshop / f"{chosen}.html"
+    if not page.is_file() or page.stat().st_mtime < graded.stat().st_mtime:
+        report = write_feedback(settings, workshop, [learner])
+        if page not in report.written:
+            reason = next((why for _, why in report.skipped), "no page was written")
+            raise RequestRejected(404, f"feedback: {reason}")
     return page.read_bytes()

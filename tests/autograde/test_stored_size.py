@@ -78,7 +78,7 @@ def test_an_autograded_notebook_stays_under_the_bound_and_says_it_was_cut(graded
 
 def test_feedback_pages_stay_near_the_bound(graded):
     (settings, _), _ = graded
-    for page in write_feedback(settings, "ws"):
+    for page in write_feedback(settings, "ws").written:
         assert page.stat().st_size <= 3 * MIB, page
 
 
