@@ -293,15 +293,19 @@ def _finish(
     write_autograded(settings, submission, graded, settings.source_dir / submission.assignment)
     save_grades(gradebook, settings, submission, graded, state.fingerprint, mark_graded=not failed)
     scores = tuple(
-        _notebook_score(graded.get(name), notebook) for name, notebook in reference.items()
+        _notebook_score(graded.get(name), notebook, settings)
+        for name, notebook in reference.items()
     )
     return SubmissionResult(
         submission.student, FAILED if failed else GRADED, scores, tuple(state.findings)
     )
 
 
-def _notebook_score(nb: NotebookNode | None, reference: ReferenceNotebook) -> NotebookScore:
-    earned = 0.0 if nb is None else sum(s.points or 0.0 for s in score_cells(nb))
+def _notebook_score(
+    nb: NotebookNode | None, reference: ReferenceNotebook, settings: Settings
+) -> NotebookScore:
+    scores = () if nb is None else score_cells(nb, stderr_fails=settings.stderr_fails)
+    earned = sum(s.points or 0.0 for s in scores)
     return NotebookScore(reference.name, earned, reference.max_score)
 
 

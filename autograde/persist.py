@@ -101,7 +101,7 @@ def save_grades(
     try:
         record = _submission_row(gradebook, submission)
         for notebook_id, name in _submitted_notebooks(session, record.id):
-            _update_notebook(session, notebook_id, notebooks.get(name))
+            _update_notebook(session, notebook_id, notebooks.get(name), settings.stderr_fails)
         session.flush()
         _assign_late_penalties(settings, session, record)
         session.execute(
@@ -139,7 +139,9 @@ def _submitted_notebooks(session: Any, assignment_id: str) -> list[tuple[str, st
     return [(row.id, row.name) for row in rows]
 
 
-def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | None) -> None:
+def _update_notebook(
+    session: Any, notebook_id: str, executed: NotebookNode | None, stderr_fails: bool
+) -> None:
     """Auto scores and "No response." comments of one submitted notebook, as nbgrader sets
     them. A notebook not submitted (None) gets 0 on every graded cell; manual scores are never
     touched, and a cell with one, or without an auto score, is flagged for manual grading."""
@@ -152,7 +154,11 @@ def _update_notebook(session: Any, notebook_id: str, executed: NotebookNode | No
         .join(cell, grade.c.cell_id == cell.c.id)
         .where(grade.c.notebook_id == notebook_id)
     ).all()
-    scores = {} if executed is None else {s.grade_id: s.points for s in score_cells(executed)}
+    scores = (
+        {}
+        if executed is None
+        else {s.grade_id: s.points for s in score_cells(executed, stderr_fails=stderr_fails)}
+    )
     grades = []
     for row in rows:
         if executed is None:

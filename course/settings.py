@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from traitlets import Enum, Integer, List, TraitError, Unicode
+from traitlets import Bool, Enum, Integer, List, TraitError, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -68,6 +68,12 @@ class Workshop(Configurable):
         "kernels do; 'text' keeps only their text form, which grades figure-heavy notebooks "
         "several times faster (scores are the same: tests still see every figure object).",
     ).tag(config=True)
+    stderr_fails = Bool(
+        False,
+        help="Whether any stderr output in a test cell gives it 0 points, as in nbgrader. "
+        "By default warnings and logging on stderr do not cost points (errors still do); "
+        "True restores nbgrader's rule exactly.",
+    ).tag(config=True)
     dask_scheduler = Unicode(
         "",
         help="Address (tcp://HOST:PORT) of an existing Dask scheduler whose workers run the "
@@ -109,6 +115,7 @@ class Settings:
     figures: str
     hidden_paths: tuple[Path, ...]
     dask_scheduler: str
+    stderr_fails: bool
     nbgrader_config: Config
 
     @property
@@ -173,6 +180,7 @@ def load_settings(course_dir: Path) -> Settings:
         figures=workshop.figures,
         hidden_paths=tuple(course_root / p for p in workshop.hidden_paths),
         dask_scheduler=workshop.dask_scheduler,
+        stderr_fails=workshop.stderr_fails,
         nbgrader_config=config,
     )
 

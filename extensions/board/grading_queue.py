@@ -194,7 +194,7 @@ def _learner_view(settings: Settings, workshop: str, learner: str) -> list[dict[
         except NotebookError:
             continue
         cells = autograded_tests(graded)
-        for score in score_cells(graded):
+        for score in score_cells(graded, stderr_fails=settings.stderr_fails):
             if score.grade_id not in cells:
                 continue
             visible = released.get(score.grade_id)
