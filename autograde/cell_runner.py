@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from types import FrameType, ModuleType
 from typing import Any
 
+from autograde.guard_asserts import guard_test_cell
+from autograde.watch_signals import watch_signals
+from course.score import OUTPUT_LIMIT_TEXT
+
 __all__ = [
     "BACKGROUND_THREAD",
     "OUTPUT_LIMIT_TEXT",
@@ -37,7 +41,6 @@ __all__ = [
 ]
 
 BACKGROUND_THREAD = "background-thread"
-OUTPUT_LIMIT_TEXT = "[output limit reached]"
 
 
 class CellTimeout(KeyboardInterrupt):
@@ -346,12 +349,14 @@ def run_cells(
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         raise CellTimeout(f"the cell ran longer than {cell_timeout_s:g} s and was interrupted")
 
+    signals = watch_signals()
     for cell in cells:
         notes = []
         if cell.is_test:
             if not _stop_learner_threads():
                 notes.append(BACKGROUND_THREAD)
             pristine.restore()
+            guard = guard_test_cell(shell)
         else:
             sys.stdout = _Stream("stdout", sink)
             sys.stderr = _Stream("stderr", sink)
@@ -366,9 +371,12 @@ def run_cells(
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         outputs = list(sink.outputs)
+        notes += signals.take()
         if cell.is_test:
+            checked, tampered = guard.finish()
+            notes += checked
             pristine.restore()
-            outputs = _test_outputs(cell.source, outputs, result)
+            outputs = _test_outputs(cell.source, outputs, result) + ([tampered] if tampered else [])
         report(
             {
                 "index": cell.index,

@@ -6,9 +6,10 @@ docs/grading.md; add new ones there too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-__all__ = ["CODES", "Finding"]
+__all__ = ["CODES", "NOTE_CODES", "Finding", "findings_from_notes"]
 
 CODES = {
     "invalid-notebook": "the file is not a readable notebook",
@@ -29,7 +30,16 @@ CODES = {
     "tampered-output": "the learner process reported a cell twice (results discarded)",
     "background-thread": "a learner thread could not be stopped before a test ran",
     "sandbox-crashed": "the grading sandbox itself failed on this notebook",
+    "changed-cell-type": "a graded or read-only cell was turned into another cell type (restored)",
+    "edited-locked-cell": "a read-only cell was edited (restored from the source)",
+    "deleted-locked-cell": "a read-only cell was deleted (not put back, as in nbgrader)",
+    "shadowing-module": "a submitted file is named like a standard or installed module (not used)",
+    "extra-file": "files beside the notebooks that the release does not have (not used)",
+    "signalled-grader": "learner code sent a signal to the grader or to every process",
+    "untrusted-value": "a test compared a value whose equality or truth cannot be trusted (failed)",
 }
+
+NOTE_CODES = frozenset({"signalled-grader", "untrusted-value"})
 
 
 @dataclass(frozen=True)
@@ -48,3 +58,14 @@ class Finding:
 
     def to_json(self) -> dict[str, str]:
         return asdict(self)
+
+
+def findings_from_notes(notes: Iterable[str], notebook: str) -> list[Finding]:
+    """Findings from the notes a learner process attached to its cells (`"<code>: <detail>"`,
+    one of NOTE_CODES), one per code, the details of repeats joined."""
+    details: dict[str, list[str]] = {}
+    for note in notes:
+        code, _, detail = note.partition(": ")
+        if code in NOTE_CODES and detail not in details.setdefault(code, []):
+            details[code].append(detail)
+    return [Finding(code, "; ".join(found[:5]), notebook) for code, found in details.items()]

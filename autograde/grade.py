@@ -20,6 +20,7 @@ from nbformat import NotebookNode
 from autograde.collect import apply_run, job_for
 from autograde.executor import Executor, open_executor
 from autograde.findings import Finding
+from autograde.inspect_files import inspect_files
 from autograde.isolation import Limits
 from autograde.persist import graded_fingerprints, save_grades, write_autograded
 from autograde.prepare import ReferenceNotebook, load_reference, prepare_notebook
@@ -238,6 +239,7 @@ def _prepare(
     submitted = {path.stem: path for path in submission.notebooks}
     for name in sorted(set(reference) - set(submitted)):
         state.findings.append(Finding("missing-notebook", f"{name}.ipynb not submitted", name))
+    state.findings += inspect_files(submission.folder, settings.release_dir / submission.assignment)
     for name, path in sorted(submitted.items()):
         if name not in reference:
             state.findings.append(
