@@ -26,14 +26,22 @@ import ast
 import operator
 import sys
 from collections.abc import Callable
+from itertools import islice
 from types import FunctionType
 from typing import Any
 
-__all__ = ["CHECKER_NAME", "UNTRUSTED_VALUE", "Comparisons", "UntrustedValue", "guard_test_cell"]
+__all__ = [
+    "CHECKER_NAME",
+    "UNTRUSTED_VALUE",
+    "Comparisons",
+    "UntrustedValue",
+    "guard_test_cell",
+    "rewrite_asserts",
+]
 
 CHECKER_NAME = "__workshop_comparisons__"
 UNTRUSTED_VALUE = "untrusted-value"
-MAX_INSPECTED = 100_000
+MAX_INSPECTED = 300_000  # values looked into per test cell, all its comparisons together
 HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by Python code, not by C
 
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -75,6 +83,7 @@ class Comparisons:
 
     def __init__(self) -> None:
         self.notes: list[str] = []
+        self.budget = MAX_INSPECTED
 
     def compare(self, symbol: str, left: Any, right: Any) -> bool:
         """`left <symbol> right` as an assertion's truth, when it can be trusted."""
@@ -98,9 +107,7 @@ class Comparisons:
         neither side claims to equal a fresh object."""
         __tracebackhide__ = True
         result = OPERATORS[symbol](left, right)
-        for side in (left, right):
-            if not _native(type(side), "__eq__") and _claims_equal(side, _Fresh()):
-                self._untrusted(f"a {_name(side)} claims to equal anything")
+        self._check_operands(symbol, left, right)
         return result
 
     def truth(self, value: Any) -> bool:
@@ -115,7 +122,8 @@ class Comparisons:
     def _check_operands(self, symbol: str, left: Any, right: Any) -> None:
         __tracebackhide__ = True
         for side in (left, right):
-            liar = _liar_inside(side)
+            liar, inspected = _liar_inside(side, max(self.budget, 1))
+            self.budget -= inspected
             if liar is not _NONE:
                 self._untrusted(f"a {_name(liar)} claims to equal anything")
         contains = symbol == "in" and not _native(type(right), "__contains__")
@@ -169,6 +177,13 @@ class _Values(ast.NodeTransformer):
             return node
         symbol = SYMBOLS[type(node.ops[0])]
         return _call("value", node, symbol, node.left, node.comparators[0])
+
+
+def rewrite_asserts(tree: ast.Module) -> ast.Module:
+    """*tree* with its assertions checked by the `Comparisons` bound as CHECKER_NAME (in place:
+    IPython hands each AST transformer the tree it then compiles)."""
+    rewritten: ast.Module = _Rewrite().visit(tree)
+    return rewritten
 
 
 def _call(method: str, where: ast.expr, symbol: str | None, *args: ast.expr) -> ast.expr:
@@ -311,31 +326,38 @@ def _claims_equal(value: Any, fresh: _Fresh) -> bool:
         return False
 
 
-def _liar_inside(value: Any) -> Any:
-    """A value in *value* (itself included) that claims to equal a fresh object, or _NONE.
+def _liar_inside(value: Any, budget: int) -> tuple[Any, int]:
+    """A value in *value* (itself included) that claims to equal a fresh object, or _NONE, and
+    how many values were looked at.
 
-    Looks into lists, tuples, sets, dict keys and values, and object arrays, up to
-    MAX_INSPECTED values; values whose equality is C code are not asked.
+    Looks into lists, tuples, sets, dict keys and values, and object arrays, up to *budget*
+    values (a test cell's share of MAX_INSPECTED, which bounds the time its checks take);
+    values whose equality is C code are not asked.
     """
     numpy = sys.modules.get("numpy")
     pending, inspected = [value], 0
-    while pending and inspected < MAX_INSPECTED:
+    native: dict[type, bool] = {}
+    while pending and inspected < budget:
         item = pending.pop()
         inspected += 1
         cls = type(item)
         if cls in ATOMS:
             continue
-        if not _native(cls, "__eq__") and _claims_equal(item, _Fresh()):
-            return item
-        room = MAX_INSPECTED - inspected
+        if cls not in native:
+            native[cls] = _native(cls, "__eq__")
+        if not native[cls] and _claims_equal(item, _Fresh()):
+            return item, inspected
+        room = budget - inspected - len(pending)
+        if room <= 0:
+            continue
         if isinstance(item, dict):
-            pending.extend(list(item.keys())[:room])
-            pending.extend(list(item.values())[:room])
+            pending.extend(islice(item.keys(), room))
+            pending.extend(islice(item.values(), room))
         elif isinstance(item, list | tuple | set | frozenset):
-            pending.extend(list(item)[:room])
+            pending.extend(islice(item, room))
         elif numpy is not None and isinstance(item, numpy.ndarray) and item.dtype == object:
             pending.extend(item.ravel()[:room].tolist())
-    return _NONE
+    return _NONE, inspected
 
 
 _ORIGINAL = _Snapshot()

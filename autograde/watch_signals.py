@@ -37,8 +37,15 @@ class SignalWatch:
         return [f"{SIGNALLED_GRADER}: {detail}" for detail in dict.fromkeys(seen)]
 
     def hook(self, event: str, args: tuple[object, ...]) -> None:
+        """Called by Python for every audit event; it must never make the event fail."""
         if event not in WATCHED:
             return
+        try:
+            self._note(event, args)
+        except (TypeError, ValueError, IndexError, AttributeError):
+            return
+
+    def _note(self, event: str, args: tuple[object, ...]) -> None:
         if event in KILL_EVENTS:
             target, number = args[0], args[1]
             if isinstance(target, int) and self._aimed_at_grader(target, group=event != "os.kill"):
