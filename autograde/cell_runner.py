@@ -33,6 +33,9 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from autograde.conceal import forget_test_cell, hiding_compiler, refuse_test_code
+from autograde.guard_asserts import guard_test_cell
+from autograde.watch_signals import watch_signals
+from course.score import OUTPUT_LIMIT_TEXT
 
 __all__ = [
     "BACKGROUND_THREAD",
@@ -46,7 +49,6 @@ __all__ = [
 ]
 
 BACKGROUND_THREAD = "background-thread"
-OUTPUT_LIMIT_TEXT = "[output limit reached]"
 
 
 class CellTimeout(KeyboardInterrupt):
@@ -414,6 +416,7 @@ def run_cells(
         raise CellTimeout(f"the cell ran longer than {cell_timeout_s:g} s and was interrupted")
 
     sys.addaudithook(refuse_test_code)
+    signals = watch_signals()
     for cell in cells:
         notes = []
         if cell.is_test:
@@ -423,6 +426,7 @@ def run_cells(
             shell.history_manager.store_inputs(shell.execution_count, "", "")
             shell.execution_count += 1
             shell.compile.hide = True
+            guard = guard_test_cell(shell)
         else:
             sys.stdout = _Stream("stdout", sink)
             sys.stderr = _Stream("stderr", sink)
@@ -438,9 +442,12 @@ def run_cells(
             signal.setitimer(signal.ITIMER_REAL, 0)
             shell.compile.hide = False
         outputs = sink.take()
+        notes += signals.take()
         if cell.is_test:
+            checked, tampered = guard.finish()
+            notes += checked
             pristine.restore()
-            outputs = _test_outputs(cell.source, outputs, result)
+            outputs = _test_outputs(cell.source, outputs, result) + ([tampered] if tampered else [])
             forget_test_cell(shell)
         report(
             {

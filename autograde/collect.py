@@ -11,7 +11,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograde.cell_runner import BACKGROUND_THREAD, OUTPUT_LIMIT_TEXT, CellTimeout
-from autograde.findings import Finding
+from autograde.findings import Finding, findings_from_notes
 from autograde.sandbox import EXIT_TIMEOUT, CellSpec, NotebookJob, NotebookRun
 from course.cells import is_autograded_test
 from course.settings import Settings
@@ -77,6 +77,9 @@ def _findings(run: NotebookRun, notebook: str) -> list[Finding]:
         found.append(
             Finding("background-thread", "a learner thread kept running during tests", notebook)
         )
+    found += findings_from_notes(
+        (note for cell in run.cells.values() for note in cell.get("notes", [])), notebook
+    )
     if run.repeated_cells:
         found.append(
             Finding("tampered-output", f"cells {list(run.repeated_cells)} reported twice", notebook)

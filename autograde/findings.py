@@ -6,9 +6,10 @@ docs/grading.md; add new ones there too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-__all__ = ["CODES", "Finding"]
+__all__ = ["CODES", "NOTE_CODES", "Finding", "findings_from_notes"]
 
 CODES = {
     "invalid-notebook": "the file is not a readable notebook",
@@ -32,7 +33,15 @@ CODES = {
     "unsupported-kernel": "the notebook's kernel is not Python; not graded (use nbgrader)",
     "shadowing-module": "a submitted file would replace a standard or installed module (left out)",
     "unsafe-file": "a submitted link, device or other non-plain file (left out)",
+    "changed-cell-type": "a graded or read-only cell was turned into another cell type (restored)",
+    "edited-locked-cell": "a read-only cell was edited (restored from the source)",
+    "deleted-locked-cell": "a read-only cell was deleted (not put back, as in nbgrader)",
+    "extra-file": "files beside the notebooks that the release does not have (copied, as nbgrader)",
+    "signalled-grader": "learner code sent a signal to the grader or to every process",
+    "untrusted-value": "a test compared a value whose equality or truth cannot be trusted (failed)",
 }
+
+NOTE_CODES = frozenset({"signalled-grader", "untrusted-value"})
 
 
 @dataclass(frozen=True)
@@ -51,3 +60,14 @@ class Finding:
 
     def to_json(self) -> dict[str, str]:
         return asdict(self)
+
+
+def findings_from_notes(notes: Iterable[str], notebook: str) -> list[Finding]:
+    """Findings from the notes a learner process attached to its cells (`"<code>: <detail>"`,
+    one of NOTE_CODES), one per code, the details of repeats joined."""
+    details: dict[str, list[str]] = {}
+    for note in notes:
+        code, _, detail = note.partition(": ")
+        if code in NOTE_CODES and detail not in details.setdefault(code, []):
+            details[code].append(detail)
+    return [Finding(code, "; ".join(found[:5]), notebook) for code, found in details.items()]

@@ -20,6 +20,7 @@ from nbformat import NotebookNode
 from autograde.collect import apply_run, job_for
 from autograde.executor import Executor, open_executor
 from autograde.findings import Finding
+from autograde.inspect_files import inspect_files
 from autograde.isolation import Limits
 from autograde.learner_view import source_secrets
 from autograde.persist import (
@@ -253,6 +254,7 @@ def _prepare(
     submitted = {path.stem: path for path in submission.notebooks}
     for name in sorted(set(reference) - set(submitted)):
         state.findings.append(Finding("missing-notebook", f"{name}.ipynb not submitted", name))
+    state.findings += inspect_files(submission.folder, settings.release_dir / submission.assignment)
     for name, path in sorted(submitted.items()):
         if name not in reference:
             state.findings.append(
@@ -328,7 +330,7 @@ def _finish(
     submission = state.submission
     failed = any(f.code in UNGRADABLE for f in state.findings)
     graded = {
-        name: GradedNotebook(nb, score_cells(nb))  # scored once, as it ran
+        name: GradedNotebook(nb, score_cells(nb, stderr_fails=settings.stderr_fails))  # once
         for name, nb in state.executed.items()
         if not any(f.code in UNGRADABLE and f.notebook == name for f in state.findings)
     }

@@ -101,7 +101,9 @@ def learner_views(
             like = released or _read_if_present(settings.source_dir / assignment / f"{name}.ipynb")
             views.append(unreadable_view(name, reason, like or nbformat.v4.new_notebook(), given))
             continue
-        views.append(learner_view(name, graded, released, secrets, given))
+        views.append(
+            learner_view(name, graded, released, secrets, given, stderr_fails=settings.stderr_fails)
+        )
     return tuple(views)
 
 
@@ -122,10 +124,16 @@ def learner_view(
     released: NotebookNode | None,
     secrets: Secrets,
     scores: Scores | None = None,
+    *,
+    stderr_fails: bool = False,
 ) -> LearnerView:
-    """The view of the graded notebook *graded* (see the module docstring for the rule)."""
+    """The view of the graded notebook *graded* (see the module docstring for the rule);
+    without *scores*, its points are scored here by the course's rule (*stderr_fails*)."""
     if scores is None:
-        scores = {s.grade_id: (s.points, s.max_points) for s in score_cells(graded)}
+        scores = {
+            s.grade_id: (s.points, s.max_points)
+            for s in score_cells(graded, stderr_fails=stderr_fails)
+        }
     visible = autograded_tests(released) if released is not None else {}
     written = [c.source for c in graded.cells if is_learners(c)]
     mine = secrets.unwritten(written)

@@ -124,7 +124,8 @@ def prepare_notebook(
     nb = copy.deepcopy(submitted)
     findings = _restore_metadata(nb, reference)
     nb, _ = ClearOutput()(nb, {})
-    _restore_cells(nb, reference)
+    findings += _restore_cells(nb, reference)
+    findings += _deleted_locked_cells(nb, reference)
     findings += _add_missing_cells(nb, reference)
     if reference.kernelspec:
         nb.metadata["kernelspec"] = dict(reference.kernelspec)
@@ -181,20 +182,53 @@ def _restore_metadata(nb: NotebookNode, reference: ReferenceNotebook) -> list[Fi
     return findings
 
 
-def _restore_cells(nb: NotebookNode, reference: ReferenceNotebook) -> None:
-    """Recorded cell types, and the recorded source of every locked cell that was changed."""
+def _restore_cells(nb: NotebookNode, reference: ReferenceNotebook) -> list[Finding]:
+    """Recorded cell types, and the recorded source of every locked cell that was changed.
+
+    A changed type is reported for every recorded cell (a test turned into a raw or markdown
+    cell would silently score as nbgrader's missing output); an edited read-only cell that is
+    not a test cell (those are reported as `edited-test-cell`) is compared with what the
+    learner was given, so legitimate release-time changes are not reported.
+    """
     from nbgrader.preprocessors import OverwriteCells
     from nbgrader.utils import compute_checksum
 
     helper = OverwriteCells()
-    for cell in nb.cells:
+    findings = []
+    for index, cell in enumerate(nb.cells):
         key = grade_id(cell)
         known = reference.cells.get(key) if key else None
         if known is None:
             continue
+        where = f"cell {index + 1} ('{key}')"
+        if cell.cell_type != known.cell_type:
+            findings.append(
+                Finding(
+                    "changed-cell-type",
+                    f"{where} was a {known.cell_type} cell, submitted as {cell.cell_type}",
+                    reference.name,
+                )
+            )
         helper.update_cell_type(cell, known.cell_type)
         if known.locked and compute_checksum(cell) != known.checksum:
+            given = known.source if known.released_source is None else known.released_source
+            if not known.grade and cell.get("source") != given:
+                findings.append(
+                    Finding("edited-locked-cell", f"{where} was edited", reference.name)
+                )
             cell.source = known.source
+    return findings
+
+
+def _deleted_locked_cells(nb: NotebookNode, reference: ReferenceNotebook) -> list[Finding]:
+    """Read-only cells that are gone (or lost their metadata). nbgrader puts back only graded
+    and task cells, so these stay out (`_add_missing_cells`); they are reported here."""
+    present = {grade_id(c) for c in nb.cells}
+    return [
+        Finding("deleted-locked-cell", f"read-only cell '{key}' was deleted", reference.name)
+        for key, known in reference.cells.items()
+        if known.locked and not (known.grade or known.task) and key not in present
+    ]
 
 
 def _add_missing_cells(nb: NotebookNode, reference: ReferenceNotebook) -> list[Finding]:

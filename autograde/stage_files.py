@@ -11,7 +11,7 @@ and anything else that is not a plain file or folder (nothing is followed or ope
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 import shutil
 import sys
 from collections.abc import Callable
@@ -62,12 +62,11 @@ def shadowed_module(path: Path) -> str | None:
         return None
     if not stem.isidentifier():
         return None
-    if stem in sys.stdlib_module_names:
+    if stem in sys.stdlib_module_names or stem in sys.builtin_module_names:
         return stem
-    try:
-        return stem if importlib.util.find_spec(stem) is not None else None
-    except (ImportError, ValueError):
-        return None
+    here = Path.cwd().resolve()
+    paths = [p for p in sys.path if p and Path(p).resolve() != here]
+    return stem if importlib.machinery.PathFinder.find_spec(stem, paths) is not None else None
 
 
 def _learner_filter(settings: Settings, root: Path, findings: list[Finding]) -> Ignore:

@@ -92,9 +92,16 @@ def hint_cells_without_exercise(nb: NotebookNode) -> list[int]:
 
 
 def checks_document(
-    workshop: str, notebooks: dict[str, tuple[Exercise, ...]], board: str | None
+    workshop: str,
+    notebooks: dict[str, tuple[Exercise, ...]],
+    board: str | None,
+    *,
+    stderr_fails: bool,
 ) -> str:
-    """The text of `.workshop/checks.json` (stable: same input, same bytes)."""
+    """The text of `.workshop/checks.json` (stable: same input, same bytes).
+
+    `stderr_fails` is written only when set, so the default release stays byte-identical.
+    """
     document = {
         "schema_version": CHECKS_SCHEMA_VERSION,
         "workshop": workshop,
@@ -103,6 +110,8 @@ def checks_document(
             name: [e.to_json() for e in exercises] for name, exercises in sorted(notebooks.items())
         },
     }
+    if stderr_fails:
+        document["stderr_fails"] = True
     return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 

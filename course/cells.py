@@ -6,9 +6,10 @@ one versioned namespace, `metadata.workshop` (`schema_version`, `parameter_sets`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nbformat import NotebookNode
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = [
     "HINT_TAG",

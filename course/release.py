@@ -179,17 +179,20 @@ def generate_learner_version(
             f"{settings.relative(settings.source_dir / workshop)}: nbgrader could not generate "
             f"the learner version: {log.first_error() or error}"
         ) from error
-    _add_checks(dest / workshop, workshop, board)
+    _add_checks(dest / workshop, workshop, board, stderr_fails=settings.stderr_fails)
     return dest / workshop
 
 
-def _add_checks(folder: Path, workshop: str, board: str | None) -> None:
+def _add_checks(folder: Path, workshop: str, board: str | None, *, stderr_fails: bool) -> None:
     notebooks = {}
     for path in sorted(folder.glob("*.ipynb")):
         nb, notebooks[path.stem] = add_check_cells(read_notebook(path))
         write_notebook(nb, path)
     if notebooks:
-        write_text_atomic(folder / CHECKS_FILE, checks_document(workshop, notebooks, board))
+        write_text_atomic(
+            folder / CHECKS_FILE,
+            checks_document(workshop, notebooks, board, stderr_fails=stderr_fails),
+        )
 
 
 def _inject_parameters_class() -> type:

@@ -86,6 +86,12 @@ class Workshop(Configurable):
         "kernels do; 'text' keeps only their text form, which grades figure-heavy notebooks "
         "several times faster (scores are the same: tests still see every figure object).",
     ).tag(config=True)
+    stderr_fails = Bool(
+        False,
+        help="Whether any stderr output in a test cell gives it 0 points, as in nbgrader. "
+        "By default warnings and logging on stderr do not cost points (errors still do); "
+        "True restores nbgrader's rule exactly.",
+    ).tag(config=True)
     dask_scheduler = Unicode(
         "",
         help="Address (tcp://HOST:PORT) of an existing Dask scheduler whose workers run the "
@@ -136,6 +142,7 @@ class Settings:
     max_file_size_kb: int
     """`c.CourseDirectory.max_file_size`: learners' files larger than this are not copied, and
     a submitted notebook larger than this is not read."""
+    stderr_fails: bool
     nbgrader_config: Config
 
     @property
@@ -223,6 +230,7 @@ def load_settings(course_dir: Path) -> Settings:
         ignore=tuple(course.ignore),
         include=tuple(course.include),
         max_file_size_kb=int(course.max_file_size),
+        stderr_fails=workshop.stderr_fails,
         nbgrader_config=config,
     )
 

@@ -115,7 +115,7 @@ def validate_workshop(
         )
     runs = []
     for plan, result in zip(plans, results, strict=True):
-        run, found = _judge(plan, result)
+        run, found = _judge(plan, result, stderr_fails=settings.stderr_fails)
         runs.append(run)
         problems += found
     return ValidationReport(workshop, labels, tuple(runs), tuple(problems))
@@ -146,8 +146,10 @@ def _plan_runs(
     return plans, jobs
 
 
-def _judge(plan: _Plan, result: ExecutionResult) -> tuple[Run, list[Problem]]:
-    scores = {s.grade_id: s for s in score_cells(result.nb)}
+def _judge(
+    plan: _Plan, result: ExecutionResult, *, stderr_fails: bool
+) -> tuple[Run, list[Problem]]:
+    scores = {s.grade_id: s for s in score_cells(result.nb, stderr_fails=stderr_fails)}
     tests = autograded_tests(plan.source)
     completed = result.failure is None
     earned = sum(scores[k].points or 0.0 for k in tests if k in scores and completed)

@@ -1,9 +1,10 @@
 """Run one exercise's visible tests in the learner's kernel and score them as the grader would.
 
 The grader runs a test cell and scores its outputs with nbgrader's `determine_grade`: an error
-or anything on stderr gives 0, a number as the cell's result gives that many points (partial
-credit), anything else full points. A learner's kernel must not import nbgrader (it is slow and
-not always installed there), so `points_for` states the same rule over the same facts, and
+gives 0 (and so does anything on stderr when the course sets `c.Workshop.stderr_fails`), a
+number as the cell's result gives that many points (partial credit), anything else full points.
+A learner's kernel must not import nbgrader (it is slow and not always installed there), so
+`points_for` states the same rule over the same facts, and
 `tests/extensions/test_check_agreement.py` holds it to nbgrader's function and to `workshop
 grade`. The tests run statement by statement so the learner sees each assertion's outcome;
 execution stops at the first failure, exactly where the cell would stop.
@@ -66,7 +67,9 @@ class CheckResult:
 def points_for(*, failed: bool, stderr: bool, result_text: str | None, max_points: float) -> float:
     """nbgrader's rule for an autograded test cell, as `course.score.score_cells` applies it.
 
-    *result_text* is the plain-text form of the cell's result (None when there is none).
+    *stderr* is whether stderr output counts against the cell (it wrote some, and the course
+    sets `stderr_fails`); *result_text* is the plain-text form of the cell's result (None when
+    there is none).
     """
     if failed or stderr:
         return 0.0
@@ -84,12 +87,19 @@ def points_for(*, failed: bool, stderr: bool, result_text: str | None, max_point
 
 
 def run_visible_tests(
-    exercise: str, code: str, max_points: float, namespace: dict[str, Any], shell: Any = None
+    exercise: str,
+    code: str,
+    max_points: float,
+    namespace: dict[str, Any],
+    shell: Any = None,
+    *,
+    stderr_fails: bool = False,
 ) -> CheckResult:
     """Run *code* (the visible tests) in *namespace* and score it; never raises for test errors.
 
     *shell* is the kernel's IPython shell: it turns magics into Python and formats the result
     as the kernel's display hook would, so partial credit reads the same text the grader does.
+    *stderr_fails* is the course's `c.Workshop.stderr_fails` (from `.workshop/checks.json`).
     """
     start = time.perf_counter()
     source = shell.transform_cell(code) if shell is not None else code
@@ -130,10 +140,13 @@ def run_visible_tests(
                 result_text = _plain_text(value, shell)
     stderr = err.getvalue()
     points = points_for(
-        failed=failed, stderr=bool(stderr), result_text=result_text, max_points=max_points
+        failed=failed,
+        stderr=bool(stderr) and stderr_fails,
+        result_text=result_text,
+        max_points=max_points,
     )
     notes: tuple[str, ...] = ()
-    if stderr and not failed:
+    if stderr and stderr_fails and not failed:
         notes = ("the tests wrote to stderr (a warning?); grading gives 0 points for that",)
     return CheckResult(
         exercise,

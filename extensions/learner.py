@@ -64,6 +64,7 @@ class _Session:
     progress: dict[str, Any] = field(default_factory=dict)
     frontend: FrontEnd | None = None
     submission: Submission | None = None
+    stderr_fails: bool = False
 
 
 _session: _Session | None = None
@@ -134,7 +135,12 @@ class CheckPanel:
         shell = _shell()
         namespace = shell.user_ns if shell is not None else {}
         result = run_visible_tests(
-            exercise.grade_id, exercise.tests, exercise.max_points, namespace, shell
+            exercise.grade_id,
+            exercise.tests,
+            exercise.max_points,
+            namespace,
+            shell,
+            stderr_fails=self.session.stderr_fails,
         )
         exercise.attempts += 1
         exercise.passed = result.passed
@@ -201,7 +207,9 @@ def _open_session(folder: Path) -> _Session:
             f"Check needs {CHECKS_FILE} in the notebook's folder ({error}); open the notebook "
             "from the workshop folder you were given, or ask the presenter for a fresh copy"
         ) from None
-    session = _Session(folder, workshop, exercises)
+    session = _Session(
+        folder, workshop, exercises, stderr_fails=document.get("stderr_fails") is True
+    )
     _connect(session, document.get("board"))
     return session
 

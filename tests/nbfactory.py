@@ -61,6 +61,11 @@ def tests(grade_id: str, source: str, points: float = 1) -> NotebookNode:
     return _code(source, _meta(grade_id, grade=True, solution=False, locked=True, points=points))
 
 
+def locked(grade_id: str, source: str) -> NotebookNode:
+    """A read-only cell (setup code the learner must not change), not graded."""
+    return _code(source, _meta(grade_id, grade=False, solution=False, locked=True, points=None))
+
+
 def manual(grade_id: str, source: str = "YOUR ANSWER HERE", points: float = 2) -> NotebookNode:
     """A manually graded markdown answer."""
     cell = markdown(source)

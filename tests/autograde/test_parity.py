@@ -29,6 +29,8 @@ def graded(tmp_path_factory):
     theirs, ours = base.parent / "theirs", base.parent / "ours"
     shutil.copytree(base, theirs)
     shutil.copytree(base, ours)
+    with (ours / "nbgrader_config.py").open("a") as config:
+        config.write("\nc.Workshop.stderr_fails = True  # parity: nbgrader's stderr rule\n")
     nbgrader_failed = set()
     for student in sorted(NBGRADER_CANNOT_GRADE):
         result = nbgrader("autograde", "squares", "--student", student, cwd=theirs)

@@ -81,7 +81,12 @@ def fill_in(released: nbformat.NotebookNode, answers: dict[str, str]) -> nbforma
 
 
 @pytest.mark.kernel
-def test_check_and_grading_agree_for_the_same_code(course_dir, tmp_path):
+@pytest.mark.parametrize("stderr_fails", [False, True], ids=["default", "strict"])
+def test_check_and_grading_agree_for_the_same_code(course_dir, tmp_path, stderr_fails):
+    """Same points in Check and grading; a warning on stderr costs points only when strict."""
+    if stderr_fails:
+        with (course_dir / "nbgrader_config.py").open("a") as config:
+            config.write("\nc.Workshop.stderr_fails = True\n")
     shutil.rmtree(course_dir / "source" / "ws")
     write_nb(course_dir / "source" / "agree" / "nb.ipynb", agreement_notebook())
     assert run_cli("release", "agree", cwd=course_dir).returncode == 0
@@ -127,9 +132,11 @@ def test_check_and_grading_agree_for_the_same_code(course_dir, tmp_path):
     # the cases the rule distinguishes all occurred
     assert checked["correct", "halve_tests"]["points"] == 2
     assert checked["wrong", "halve_tests"]["points"] == 1
-    assert (
-        checked["wrong", "quiet_tests"]["points"] == 0 and checked["wrong", "quiet_tests"]["stderr"]
-    )
+    for learner in ("wrong", "raises"):  # a warning, a line written to sys.stderr
+        quiet = checked[learner, "quiet_tests"]
+        assert "careful" in quiet["stderr"] or "debug" in quiet["stderr"]
+        assert quiet["points"] == (0 if stderr_fails else 1), (learner, quiet)
+        assert bool(quiet["notes"]) == stderr_fails
     assert checked["raises", "square_tests"]["tests"][0]["message"] == "ValueError: no idea"
     assert checked["wrong", "square_tests"]["tests"][0]["message"] == "expected 9, got 6"
     assert checked["wrong", "cube_tests"]["passed"] and grades["wrong", "cube_tests"] == 0
@@ -175,15 +182,16 @@ ERROR = {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}
         [stream("stderr"), result("1")],
     ],
 )
-def test_points_rule_is_nbgraders(outputs):
+@pytest.mark.parametrize("stderr_fails", [False, True], ids=["default", "strict"])
+def test_points_rule_is_nbgraders(outputs, stderr_fails):
     """`points_for` (no nbgrader in learner kernels) equals nbgrader's determine_grade as the
     grader applies it, for every kind of output a test cell can have."""
-    [graded] = score_cells(f.notebook(output_cell(*outputs)))
+    [graded] = score_cells(f.notebook(output_cell(*outputs)), stderr_fails=stderr_fails)
     kinds = [o["output_type"] for o in outputs]
     results = [o["data"]["text/plain"] for o in outputs if o["output_type"] == "execute_result"]
     ours = points_for(
         failed="error" in kinds,
-        stderr=any(o.get("name") == "stderr" for o in outputs),
+        stderr=stderr_fails and any(o.get("name") == "stderr" for o in outputs),
         result_text=results[0] if results else None,
         max_points=2,
     )
