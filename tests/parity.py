@@ -156,3 +156,9 @@ def make_course(base: Path, copies: int = 1, extra=None) -> None:
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / "squares.ipynb")
             (folder / "timestamp.txt").write_text(stamps[student])
+
+
+def use_nbgraders_stderr_rule(course: Path) -> None:
+    """Parity needs nbgrader's own stderr rule (any stderr output scores 0)."""
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write("\nc.Workshop.stderr_fails = True  # parity: nbgrader's stderr rule\n")

@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from parity import NBGRADER_CANNOT_GRADE, make_course, nbgrader, rows, submission
+from parity import (
+    NBGRADER_CANNOT_GRADE,
+    make_course,
+    nbgrader,
+    rows,
+    submission,
+    use_nbgraders_stderr_rule,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -40,6 +47,7 @@ def graded(tmp_path_factory):
     assert done.returncode == 0, done.stderr[-3000:]
     courses = [top / f"ours{i}" for i in range(GRADERS)]
     make_course(courses[0], copies=COPIES, extra=attacker)
+    use_nbgraders_stderr_rule(courses[0])
     for course in courses[1:]:
         shutil.copytree(courses[0], course)
     exe = Path(sys.executable).parent / "workshop"

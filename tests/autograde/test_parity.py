@@ -8,7 +8,7 @@ gradebook rows must agree cell by cell, except where nbworkshop deliberately doe
 import shutil
 
 import pytest
-from parity import NBGRADER_CANNOT_GRADE, make_course, nbgrader, rows
+from parity import NBGRADER_CANNOT_GRADE, make_course, nbgrader, rows, use_nbgraders_stderr_rule
 
 from autograde.grade import grade_assignment
 from course.settings import load_settings
@@ -29,8 +29,7 @@ def graded(tmp_path_factory):
     theirs, ours = base.parent / "theirs", base.parent / "ours"
     shutil.copytree(base, theirs)
     shutil.copytree(base, ours)
-    with (ours / "nbgrader_config.py").open("a") as config:
-        config.write("\nc.Workshop.stderr_fails = True  # parity: nbgrader's stderr rule\n")
+    use_nbgraders_stderr_rule(ours)
     nbgrader_failed = set()
     for student in sorted(NBGRADER_CANNOT_GRADE):
         result = nbgrader("autograde", "squares", "--student", student, cwd=theirs)
