@@ -85,9 +85,10 @@ def replace_folder(fresh: Path, target: Path) -> None:
     """Put the folder *fresh* in place of *target* (same file system), old contents removed.
 
     Readers see the old folder or the new one, never a mix, apart from the instant between
-    the two renames.
+    the two renames. The old folder moves to a fresh name of its own, so two replacements at
+    once (of different targets in one folder) never collide.
     """
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
     if target.exists():
         target.rename(old)
     fresh.rename(target)

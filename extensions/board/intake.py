@@ -54,21 +54,23 @@ class Receipt:
         }
 
 
-def parse_submission(body: bytes, settings: Settings, workshop: str) -> dict[str, str]:
+def parse_submission(body: bytes, released: frozenset[str], workshop: str) -> dict[str, str]:
     """`{"notebooks": {"<name>.ipynb": <notebook>}}` -> canonical notebook text by file name.
 
-    Every name must be a notebook of the released workshop and every notebook valid nbformat 4.
+    Every name must be one of *released* (the workshop's notebooks) and every notebook valid
+    nbformat 4. Runs in a worker process (it takes seconds on a large notebook): the schema is
+    checked first with nbformat's compiled validator, which stops at the first error, because
+    `nbformat.validate` spends most of its time on a bad notebook composing a better message.
     """
-    import nbformat
-
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise RequestRejected(400, "body: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestRejected(400, f"body: not JSON ({error})") from None
     notebooks = document.get("notebooks") if isinstance(document, dict) else None
     if not isinstance(notebooks, dict) or not notebooks:
         raise RequestRejected(400, 'notebooks: send {"notebooks": {"<name>.ipynb": notebook}}')
-    released = {p.name for p in (settings.release_dir / workshop).glob("*.ipynb")}
     texts: dict[str, str] = {}
     for name, content in notebooks.items():
         if name not in released:
@@ -76,16 +78,33 @@ def parse_submission(body: bytes, settings: Settings, workshop: str) -> dict[str
                 400,
                 f"notebooks.{name}: not a notebook of {workshop} ({', '.join(sorted(released))})",
             )
-        try:
-            nb = nbformat.from_dict(content)
-            nbformat.validate(nb)
-        except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad input
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise RequestRejected(
-                400, f"notebooks.{name}: not a valid notebook ({message})"
-            ) from None
-        texts[name] = nbformat.writes(nb, version=4) + "\n"
+        texts[name] = _canonical(name, content)
     return texts
+
+
+def _canonical(name: str, content: object) -> str:
+    import nbformat
+    from nbformat.validator import get_validator
+
+    version = content.get("nbformat") if isinstance(content, dict) else None
+    minor = content.get("nbformat_minor") if isinstance(content, dict) else None
+    if version != 4 or isinstance(minor, bool) or not isinstance(minor, int) or minor < 0:
+        raise RequestRejected(
+            400,
+            f"notebooks.{name}: not a valid notebook (nbformat {version!r}, nbformat_minor "
+            f"{minor!r}; only nbformat 4 notebooks are accepted)",
+        )
+    try:
+        get_validator(4, minor).validate(content)
+        nb = nbformat.from_dict(content)
+        nbformat.validate(nb)
+        text: str = nbformat.writes(nb, version=4)
+        return text + "\n"
+    except RecursionError:
+        raise RequestRejected(400, f"notebooks.{name}: nested too deeply") from None
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad input
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RequestRejected(400, f"notebooks.{name}: not a valid notebook ({message})") from None
 
 
 def store_submission(
