@@ -95,6 +95,8 @@ class BoardServer:
     tokens: dict[str, str]
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    """The server's stderr so far, one line each."""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -218,7 +220,7 @@ def serve(course: Path, tokens: dict[str, str], *extra: str) -> Iterator[BoardSe
     else:
         if announced is not None:
             output.append(announced)
-    server = BoardServer(url, course, tokens, process, output)
+    server = BoardServer(url, course, tokens, process, output, errors)
     assert server.request("GET", "/workshop/api/health").status == 200, "listening once announced"
     while not lines.empty():
         line = lines.get()
