@@ -135,6 +135,20 @@ class BoardServer:
         return self.request("POST", "/workshop/api/events", token=token, body={"events": events})
 
 
+def stored(board: BoardServer, sql: str) -> list[tuple[object, ...]]:
+    """Rows of *sql* run on the board's gradebook."""
+    from sqlalchemy import create_engine, text
+
+    from course.settings import load_settings
+
+    engine = create_engine(load_settings(board.course).db_url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
 def event(
     learner: str,
     exercise: str = EXERCISES[0],

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from board_server import NOTEBOOK, WORKSHOP, BoardServer, build_course, event, serve
-from sqlalchemy import create_engine, text
+from board_server import NOTEBOOK, WORKSHOP, BoardServer, build_course, event, serve, stored
 
 from course.settings import load_settings
 from extensions.board.tokens import issue_learner_tokens, issue_organiser_token
@@ -97,15 +96,6 @@ def resident_bytes(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
     return int(line.split()[1]) * 1024
-
-
-def stored(board: BoardServer, sql: str) -> list[tuple]:
-    engine = create_engine(load_settings(board.course).db_url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 # -- bodies: judged from the headers --------------------------------------------------------
