@@ -124,16 +124,28 @@ class SubmissionGate:
 
 
 class NotebookChecker:
-    """`parse_submission` in a pool of worker processes, with a bounded queue."""
+    """`parse_submission` in a pool of worker processes, with a bounded queue.
+
+    Where the OS can fork, the workers are forked at once from the server with nbformat
+    loaded, so the first submission waits for no interpreter to start; construct the checker
+    before the server starts threads (a child forked while another thread holds a lock could
+    wait for it forever). A pool that broke (a worker was killed) is replaced on next use.
+    """
 
     def __init__(self, workers: int, queue_limit: int) -> None:
+        import nbformat.validator  # noqa: F401 - loaded once, inherited by every worker
+
         self.workers = workers
         self.queue_limit = queue_limit
         self._pending = 0
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        for _ in range(self.workers):
+            pool.submit(int)
+        return pool
 
     async def check(self, body: bytes, released: frozenset[str], workshop: str) -> dict[str, str]:
         """The canonical notebook texts of a submission body (see `parse_submission`)."""

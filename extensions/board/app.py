@@ -103,7 +103,14 @@ class BoardApp(ExtensionApp):
         help="Past the workshop's due date (nbgrader's duedate): accept and mark late, or refuse.",
     ).tag(config=True)
     grading_workers = Integer(
-        os.cpu_count() or 1, help="Notebooks graded at once when submissions arrive."
+        os.cpu_count() or 1,
+        help="Grading lanes: submissions graded at once when they arrive, each learner in "
+        "one lane at a time.",
+    ).tag(config=True)
+    grading_budget_s = Integer(
+        60,
+        help="Seconds one submission may run when graded on arrival (each cell and the whole "
+        "notebook, at most c.Workshop's own limits); then it is stopped and scored as it is.",
     ).tag(config=True)
 
     max_connections = Integer(
@@ -152,7 +159,9 @@ class BoardApp(ExtensionApp):
             validation_workers=self.validation_workers,
             validation_queue=self.validation_queue,
         )
-        self.service = BoardService(load_settings(root), self.grading_workers, admission)
+        self.service = BoardService(
+            load_settings(root), self.grading_workers, admission, self.grading_budget_s
+        )
         self.log.info("workshop board: course %s, gradebook %s", root, self.service.settings.db_url)
 
     def initialize_handlers(self) -> None:

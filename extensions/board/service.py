@@ -48,7 +48,10 @@ class BoardService:
         settings: Settings,
         grading_workers: int = 2,
         admission: AdmissionLimits | None = None,
+        grading_budget_s: float | None = None,
     ) -> None:
+        admission = admission or AdmissionLimits()
+        self.checker = NotebookChecker(admission.validation_workers, admission.validation_queue)
         prepare_database(settings)
         self.settings = settings
         self.engine: Engine = open_engine(settings.db_url)
@@ -56,12 +59,10 @@ class BoardService:
         self.feed = ChangeFeed()
         self.writer = EventWriter(self.engine, self.feed.notify_threadsafe)
         self.queue = GradingQueue(
-            settings, self.engine, grading_workers, self.feed.notify_threadsafe
+            settings, self.engine, grading_workers, self.feed.notify_threadsafe, grading_budget_s
         )
         self.cache = CatalogueCache(lambda: load_catalogue(self.engine, settings))
-        admission = admission or AdmissionLimits()
         self.gate = SubmissionGate(admission)
-        self.checker = NotebookChecker(admission.validation_workers, admission.validation_queue)
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="workshop-board-read")
         self.writer.start()
 
