@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-__all__ = ["Hostile", "hostile_load", "invalid_notebook", "with_square"]
+__all__ = ["Hostile", "attack", "invalid_notebook", "probe", "run_attack", "with_square"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -57,8 +57,8 @@ def with_square(released: Path, source: str) -> bytes:
 
 
 async def _hold(port: int, until: float, opening: bytes, drip: bytes, every_s: float) -> None:
-    """Keep one connection open: send *opening*, then *drip* every *every_s*; re-open it
-    whenever the server closes it."""
+    """Keep one connection open: send *opening*, then *drip* every *every_s*; re-open it a
+    second after the server closes it (a persistent client, not a flood of new ones)."""
     while time.monotonic() < until:
         try:
             reader, writer = await asyncio.open_connection(LOOPBACK, port)
@@ -79,6 +79,7 @@ async def _hold(port: int, until: float, opening: bytes, drip: bytes, every_s: f
             pass
         finally:
             writer.close()
+        await asyncio.sleep(1)
 
 
 async def _post(
@@ -207,58 +208,66 @@ async def _memory(pid: int, until: float, tally: Hostile) -> None:
         await asyncio.sleep(1)
 
 
-async def hostile_load(
+def run_attack(url: str, tokens: dict[str, str], released: Path, until: float, answers) -> None:
+    """The hostile clients, in a process of their own (so the bench's own event loop, which
+    measures the room, is not the bottleneck); their answers' tally goes on *answers*."""
+    answers.put(dict(asyncio.run(attack(url, tokens, released, until))))
+
+
+async def attack(
     url: str,
-    pid: int,
     tokens: dict[str, str],
     released: Path,
-    organiser: str,
     until: float,
     *,
     idle: int = 400,
     slow: int = 100,
     unauthenticated: int = 25,
-) -> Hostile:
-    """Run every hostile client and probe until *until*; *tokens* must hold the learners
-    `hostile0`, `hostile1`, `runaway` and `honest`."""
+) -> Counter[str]:
+    """Run every hostile client until *until*; *tokens* must hold the learners `hostile0`,
+    `hostile1` and `runaway`."""
     host, _, port_text = url.split("//", 1)[1].partition(":")
     assert host == LOOPBACK, "the bench only targets the loopback address"
     port = int(port_text.split("/")[0])
-    tally = Hostile()
+    seen: Counter[str] = Counter()
     client = AsyncHTTPClient(force_instance=True, max_clients=16)
     submit = f"{url}/workshop/api/submissions/{released.parent.name}"
     invalid = invalid_notebook(released.name, 20_000)
     huge = invalid_notebook(released.name, 90_000)
-    idle_head = b""
     slow_head = b"GET /workshop/api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     big_head = (
-        f"POST {submit.split(str(port), 1)[1]} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"POST /workshop/api/submissions/{released.parent.name} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Content-Type: application/json\r\nContent-Length: {20 * 1024 * 1024}\r\n\r\n"
     ).encode()
-    tasks = [
-        *(_hold(port, until, idle_head, b"", 5) for _ in range(idle)),
+    runaway = with_square(released, "while True:\n    pass")
+    await asyncio.gather(
+        *(_hold(port, until, b"", b"", 5) for _ in range(idle)),
         *(_hold(port, until, slow_head, b"X-Slow: 1\r\n", 1) for _ in range(slow)),
         *(_hold(port, until, big_head, b"\0" * 65536, 0.01) for _ in range(unauthenticated)),
         *(
-            _loop_submissions(
-                client, submit, tokens[f"hostile{i % 2}"], invalid, until, tally.statuses
-            )
+            _loop_submissions(client, submit, tokens[f"hostile{i % 2}"], invalid, until, seen)
             for i in range(4)
         ),
-        _loop_submissions(client, submit, tokens["hostile1"], huge, until, tally.statuses),
-        _runaway(
-            client,
-            submit,
-            tokens["runaway"],
-            with_square(released, "while True:\n    pass"),
-            until,
-            tally.statuses,
-        ),
+        _loop_submissions(client, submit, tokens["hostile1"], huge, until, seen),
+        _runaway(client, submit, tokens["runaway"], runaway, until, seen),
+    )
+    client.close()
+    return seen
+
+
+async def probe(
+    url: str, pid: int, tokens: dict[str, str], released: Path, organiser: str, until: float
+) -> Hostile:
+    """What the room feels until *until*: an honest learner's time to score, the organiser's
+    board JSON, the server's memory."""
+    tally = Hostile()
+    client = AsyncHTTPClient(force_instance=True, max_clients=4)
+    submit = f"{url}/workshop/api/submissions/{released.parent.name}"
+    await asyncio.gather(
         _honest(client, submit, "honest", tokens["honest"], _honest_body(released), until, tally),
         _board(client, f"{url}/workshop/api/board/{released.parent.name}", organiser, until, tally),
         _memory(pid, until, tally),
-    ]
-    await asyncio.gather(*tasks)
+    )
     client.close()
     return tally
 

@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import csv
 import json
+import multiprocessing
 import os
 import random
 import resource
@@ -41,8 +42,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from board_hostile import Hostile, hostile_load
+from board_hostile import Hostile, probe, run_attack
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -229,7 +231,11 @@ async def bursts(
 
 
 async def simulate(
-    url: str, learners: list[Learner], seconds: float, every_s: float, hostile: dict | None
+    url: str,
+    learners: list[Learner],
+    seconds: float,
+    every_s: float,
+    hostile: dict[str, Any] | None,
 ) -> tuple[Tally, int, float, Hostile | None]:
     """The load for *seconds*; with *hostile* (keyword arguments of `hostile_load` but the
     deadline) the hostile clients run alongside."""
@@ -237,14 +243,29 @@ async def simulate(
     tally = Tally()
     start = time.monotonic()
     until = start + seconds
-    attack = hostile_load(url, until=until, **hostile) if hostile else asyncio.sleep(0)
+    attacker, answers = None, None
+    probes: Any = asyncio.sleep(0)
+    if hostile:
+        probes.close()
+        context = multiprocessing.get_context("spawn")
+        answers = context.Queue()
+        attacker = context.Process(
+            target=run_attack,
+            args=(url, hostile["tokens"], hostile["released"], until, answers),
+        )
+        attacker.start()
+        probes = probe(url, until=until, **hostile)
     results = await asyncio.gather(
         bursts(client, url, learners, tally, until, every_s),
-        attack,
+        probes,
         *(steady(client, url, learner, tally, until) for learner in learners),
     )
     client.close()
-    return tally, results[0], time.monotonic() - start, results[1]
+    seen = results[1]
+    if attacker is not None and answers is not None:
+        seen.statuses.update(await asyncio.to_thread(answers.get, timeout=180))
+        attacker.join(30)
+    return tally, results[0], time.monotonic() - start, seen
 
 
 def percentile(values: list[float], share: float) -> float:

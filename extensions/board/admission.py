@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,8 @@ __all__ = ["AdmissionLimits", "NotebookChecker", "SubmissionGate", "Ticket"]
 
 WINDOW_S = 60.0
 BUSY_RETRY_S = 5
+WORKER_NICENESS = 10
+"""Validation workers yield the CPU to the server's event loop (and to grading)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,9 @@ class NotebookChecker:
     """`parse_submission` in a pool of worker processes, with a bounded queue.
 
     Where the OS can fork, the workers are forked at once from the server with nbformat
-    loaded, so the first submission waits for no interpreter to start; construct the checker
+    loaded, so the first submission waits for no interpreter to start, and run at a lower CPU
+    priority than the server, so a stream of large notebooks cannot starve its event loop;
+    construct the checker
     before the server starts threads (a child forked while another thread holds a lock could
     wait for it forever). A pool that broke (a worker was killed) is replaced on next use.
     """
@@ -142,7 +147,12 @@ class NotebookChecker:
 
     def _start(self) -> ProcessPoolExecutor:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=os.nice,
+            initargs=(WORKER_NICENESS,),
+        )
         for _ in range(self.workers):
             pool.submit(int)
         return pool

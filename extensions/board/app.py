@@ -177,8 +177,16 @@ class BoardApp(ExtensionApp):
     def connection_limits(self) -> ConnectionLimits:
         """The limits `workshop serve` gives its HTTP server (a host Jupyter server keeps its
         own)."""
+        allowed = effective_max_connections(self.max_connections)
+        if allowed < self.max_connections:
+            self.log.warning(
+                "workshop board: at most %d connections (c.BoardApp.max_connections = %d), to "
+                "stay within the open-file limit; raise it with ulimit -n",
+                allowed,
+                self.max_connections,
+            )
         return ConnectionLimits(
-            max_connections=effective_max_connections(self.max_connections),
+            max_connections=allowed,
             header_timeout_s=self.header_timeout_s,
             body_timeout_s=self.body_timeout_s,
             max_body_bytes=max(self.max_body_bytes, self.max_submission_bytes),

@@ -109,6 +109,10 @@ class GradingQueue:
                 sandbox.__exit__(None, None, None)
 
     def _run(self, lane: int) -> None:
+        try:
+            self._warm_sandbox(lane)
+        except Exception:  # noqa: BLE001 - retried when the first submission needs it
+            self._drop_sandbox(lane)
         while not self._stop.is_set():
             generation = self._generation
             turn = self._take()
@@ -209,8 +213,9 @@ class GradingQueue:
         )
 
     def _warm_sandbox(self, lane: int) -> Any:
-        """The executor a lane's submissions run in, started once: a one-worker sandbox on
-        this machine, or the Dask cluster of `c.Workshop.dask_scheduler`."""
+        """The executor a lane's submissions run in, started once (when the lane starts, so
+        the first submission does not wait for it): a one-worker sandbox on this machine, or
+        the Dask cluster of `c.Workshop.dask_scheduler`."""
         if self._sandboxes[lane] is None:
             from autograde.executor import open_executor
 
