@@ -347,7 +347,12 @@ def main() -> None:
             )
         finally:
             process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=180)
+            try:
+                code = process.wait(timeout=180)
+            except subprocess.TimeoutExpired:
+                print("the server did not stop within 180 s of SIGTERM; killed", flush=True)
+                process.kill()
+                code = process.wait()
         with sqlite3.connect(root / "var" / "gradebook.db") as db:
             stored, distinct = db.execute(
                 "select count(*), count(distinct learner || ' ' || key) from workshop_event "

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ __all__ = ["GradingQueue", "submissions_view"]
 
 QUEUED, GRADING, GRADED, FAILED, SUPERSEDED = "queued", "grading", "graded", "failed", "superseded"
 IDLE_POLL_S = 5.0
+LANE_NICENESS = 10
 RETRY_S = 5.0
 """A lane whose cluster was lost waits this long before it tries again."""
 
@@ -109,6 +112,7 @@ class GradingQueue:
                 sandbox.__exit__(None, None, None)
 
     def _run(self, lane: int) -> None:
+        _yield_cpu()
         try:
             self._warm_sandbox(lane)
         except Exception:  # noqa: BLE001 - retried when the first submission needs it
@@ -234,6 +238,15 @@ class GradingQueue:
                 sandbox.__exit__(None, None, None)
             except Exception:  # noqa: BLE001 - a lost cluster may fail to say goodbye
                 return
+
+
+def _yield_cpu() -> None:
+    """Lower the calling lane thread's CPU priority below the event loop's. On Linux a
+    thread's nice value is its own and passes to the processes it starts, so the sandbox a
+    lane starts, and every learner's code in it, yields the CPU to the threads that answer the
+    room; elsewhere the value would be the whole server's, so it is left alone."""
+    if sys.platform.startswith("linux"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LANE_NICENESS)
 
 
 def _infrastructure_errors(settings: Settings) -> tuple[type[WorkshopError], ...]:

@@ -166,9 +166,10 @@ class BoardService:
         return await self._read(lambda: submissions_view(self.engine, name, learner))
 
     async def feedback(self, name: str, learner: str, notebook: str) -> bytes:
-        """The learner's feedback page, written on first request after each grading."""
+        """The learner's feedback page, written on first request after each grading; rendered
+        on the loop's default executor, so rendering never holds up the readers of live boards."""
         await self.workshop(name)
-        return await self._read(lambda: _feedback_page(self.settings, name, learner, notebook))
+        return await asyncio.to_thread(_feedback_page, self.settings, name, learner, notebook)
 
     async def _refreshed(self, missed_at: float) -> Catalogue:
         return await self._read(lambda: self.cache.refresh_after_miss(missed_at))

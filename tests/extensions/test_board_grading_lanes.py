@@ -3,6 +3,7 @@ resubmission that replaces the same learner's queued one; against a real `worksh
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
@@ -84,3 +85,32 @@ def test_a_runaway_holds_one_lane_and_its_resubmissions_replace_each_other(board
     assert not final[first["id"]]["score"]
     assert final[second["id"]]["status"] == "superseded"
     assert final[third["id"]]["score"] == 1
+
+
+def test_an_unreachable_cluster_puts_submissions_back_instead_of_failing_them(
+    tmp_path, monkeypatch
+):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
+    course = tmp_path / "course"
+    tokens = build_course(course, LEARNERS)
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write(f"c.Workshop.dask_scheduler = 'tcp://127.0.0.1:{closed_port}'\n")
+    with serve(course, tokens) as board:
+        receipt = submit(board, "honest", RIGHT)
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not requeued(seen):
+            status = receipts(board, "honest")[receipt["id"]]["status"]
+            assert status in ("queued", "grading"), status
+            if not seen or seen[-1] != status:
+                seen.append(status)
+            time.sleep(0.1)
+    assert requeued(seen), seen
+
+
+def requeued(statuses: list[str]) -> bool:
+    """Whether a submission went back to `queued` after it was being graded."""
+    return "grading" in statuses and "queued" in statuses[statuses.index("grading") :]
