@@ -189,7 +189,7 @@ class BoardApp(ExtensionApp):
             max_connections=allowed,
             header_timeout_s=self.header_timeout_s,
             body_timeout_s=self.body_timeout_s,
-            max_body_bytes=max(self.max_body_bytes, self.max_submission_bytes),
+            max_body_bytes=self.max_body_bytes,
         )
 
     async def _start_jupyter_server_extension(self, serverapp: ServerApp) -> None:

@@ -33,6 +33,8 @@ ACCEPT_BATCH = 128
 """Connections accepted per readiness event (tornado's own backlog figure)."""
 ACCEPT_BACKOFF_S = 0.5
 """Pause after the process ran out of file descriptors, before accepting again."""
+READ_BUFFER_BYTES = 1 << 20
+"""A connection's read buffer at most: bodies are read in chunks, never whole."""
 RESERVED_FILES = 128
 """Descriptors kept free of connections for the database, notebooks and worker processes."""
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -57,7 +59,9 @@ class ConnectionLimits:
     body_timeout_s: float
     """Time to send a request's body once its headers arrived."""
     max_body_bytes: int
-    """The largest body any route accepts; each route checks its own, smaller limit first."""
+    """The largest body a route that does not size bodies itself may send (tornado buffers
+    those whole before a handler runs); the board's body routes raise it per request, after
+    checking the token and the announced size."""
     refusal_log_interval_s: float = 60.0
 
 
@@ -122,7 +126,7 @@ class LimitedHTTPServer(HTTPServer):
             idle_connection_timeout=limits.header_timeout_s,
             body_timeout=limits.body_timeout_s,
             max_body_size=limits.max_body_bytes,
-            max_buffer_size=limits.max_body_bytes + (1 << 16),
+            max_buffer_size=max(limits.max_body_bytes, READ_BUFFER_BYTES),
             **kwargs,
         )
         self.limits = limits

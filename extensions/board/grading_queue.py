@@ -21,16 +21,20 @@ import dataclasses
 import json
 import os
 import sys
+import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 
 from course.errors import WorkshopError
 from course.settings import Settings
+from extensions.board.intake import history_folder
 from extensions.board.schema import SUBMISSION
 
 __all__ = ["GradingQueue", "submissions_view"]
@@ -52,6 +56,7 @@ class _Turn:
     id: int
     learner: str
     workshop: str
+    received_at: datetime
 
 
 class GradingQueue:
@@ -137,7 +142,12 @@ class GradingQueue:
         newest (older ones superseded); None when there is none."""
         with self._changed, self.engine.begin() as connection:
             rows = connection.execute(
-                select(SUBMISSION.c.id, SUBMISSION.c.learner, SUBMISSION.c.workshop)
+                select(
+                    SUBMISSION.c.id,
+                    SUBMISSION.c.learner,
+                    SUBMISSION.c.workshop,
+                    SUBMISSION.c.received_at,
+                )
                 .where(SUBMISSION.c.status == QUEUED)
                 .order_by(SUBMISSION.c.id)
             ).all()
@@ -145,14 +155,16 @@ class GradingQueue:
             if first is None:
                 return None
             key = (first.learner, first.workshop)
-            ids = [r.id for r in rows if (r.learner, r.workshop) == key]
+            mine = [r for r in rows if (r.learner, r.workshop) == key]
+            ids = [r.id for r in mine]
             newest = max(ids)
+            received = next(r.received_at for r in mine if r.id == newest)
             connection.execute(
                 update(SUBMISSION).where(SUBMISSION.c.id == newest).values(status=GRADING)
             )
             self._taken.add(key)
         self._record([i for i in ids if i != newest], (SUPERSEDED, None, None, {}))
-        return _Turn(newest, str(first.learner), str(first.workshop))
+        return _Turn(newest, str(first.learner), str(first.workshop), received)
 
     def _grade_turn(self, lane: int, turn: _Turn) -> None:
         done = False
@@ -207,14 +219,42 @@ class GradingQueue:
     def _grade(self, lane: int, turn: _Turn, record: Callable[[Any], None]) -> None:
         from autograde.grade import grade_assignment
 
-        grade_assignment(
-            self.settings,
-            turn.workshop,
-            students=[turn.learner],
-            force=True,
-            sandbox=self._warm_sandbox(lane),
-            on_result=record,
-        )
+        sandbox = self._warm_sandbox(lane)
+        with self._own_bytes(turn) as settings:
+            grade_assignment(
+                settings,
+                turn.workshop,
+                students=[turn.learner],
+                force=True,
+                sandbox=sandbox,
+                on_result=record,
+            )
+
+    @contextmanager
+    def _own_bytes(self, turn: _Turn) -> Iterator[Settings]:
+        """Settings under which grading reads the notebooks of *turn*'s own receipt (its
+        history folder), not whatever the submitted folder holds by the time they are read:
+        the learner may have submitted again meanwhile, and each receipt's score must be that
+        of its own bytes. The real submitted and history folders stay hidden from the code."""
+        kept = history_folder(self.settings, turn.learner, turn.workshop, turn.received_at)
+        if not kept.is_dir():
+            yield self.settings
+            return
+        original = self.settings
+        parent = original.submitted_dir.parent
+        with tempfile.TemporaryDirectory(prefix=".grading-", dir=parent) as root:
+            link = Path(root) / turn.learner / turn.workshop
+            link.parent.mkdir()
+            link.symlink_to(kept, target_is_directory=True)
+            yield dataclasses.replace(
+                original,
+                submitted_dir=Path(root),
+                hidden_paths=(
+                    *original.hidden_paths,
+                    original.submitted_dir,
+                    original.submission_history_dir,
+                ),
+            )
 
     def _warm_sandbox(self, lane: int) -> Any:
         """The executor a lane's submissions run in, started once (when the lane starts, so

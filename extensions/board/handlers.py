@@ -189,6 +189,8 @@ class LimitedBodyHandler(BoardHandler):
 
     async def prepare(self) -> None:
         self._chunks = []
+        if self.request.method != "POST":
+            return
         self.identity = await self.authenticate()
         self.allow(self.identity)
         limit, headers = self.body_limit(), self.request.headers

@@ -26,7 +26,7 @@ from course.notebook_io import replace_folder
 from course.settings import Settings
 from extensions.board.schema import SUBMISSION
 
-__all__ = ["LATE_POLICIES", "Receipt", "parse_submission", "store_submission"]
+__all__ = ["LATE_POLICIES", "Receipt", "history_folder", "parse_submission", "store_submission"]
 
 LATE_POLICIES = ("accept", "refuse")
 QUEUED = "queued"
@@ -134,12 +134,7 @@ def store_submission(
     for name in sorted(notebooks):
         digest.update(name.encode() + b"\0" + notebooks[name].encode() + b"\0")
     stamp = received.strftime(_STAMP)
-    history = (
-        settings.submission_history_dir
-        / learner
-        / workshop
-        / received.strftime("%Y%m%dT%H%M%S.%fZ")
-    )
+    history = history_folder(settings, learner, workshop, received)
     _write_folder(history, notebooks, stamp, replace=False)
     _write_folder(settings.submitted_dir / learner / workshop, notebooks, stamp, replace=True)
     with engine.begin() as connection:
@@ -155,6 +150,16 @@ def store_submission(
         ).inserted_primary_key
     assert row_id is not None
     return Receipt(int(row_id[0]), workshop, learner, digest.hexdigest(), received, late)
+
+
+def history_folder(settings: Settings, learner: str, workshop: str, received: datetime) -> Path:
+    """Where the submission of *learner* received at *received* (naive UTC) is kept forever."""
+    return (
+        settings.submission_history_dir
+        / learner
+        / workshop
+        / received.strftime("%Y%m%dT%H%M%S.%fZ")
+    )
 
 
 def _due_date(engine: Engine, workshop: str) -> datetime | None:

@@ -107,6 +107,14 @@ def test_an_unauthenticated_body_is_refused_before_it_is_sent(board):
     assert status == 401 and document["error"].startswith("Authorization:")
 
 
+@pytest.mark.parametrize(
+    "path", ["/workshop/api/nothing-here", "/workshop/api/health", "/api/contents/x"]
+)
+def test_a_large_body_to_a_route_that_takes_none_is_never_buffered(board, path):
+    status = int(raw_exchange(board, headers_only(path, BIG)).split()[1])
+    assert 400 <= status < 500
+
+
 def test_an_oversized_body_is_a_413_json_before_it_is_sent(board):
     head = headers_only(SUBMIT, BIG + 1, board.tokens["l1"], "Expect: 100-continue\r\n")
     status, document = status_and_json(raw_exchange(board, head))
