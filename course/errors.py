@@ -91,9 +91,20 @@ class ServeError(WorkshopError):
 
 
 class RequestRejected(WorkshopError):
-    """A board request the server refuses: *status* is the HTTP status (400, 401, 403, 404, 413),
-    the message names the field or header at fault and is sent as `{"error": message}`."""
+    """A board request the server refuses: *status* is the HTTP status (400, 401, 403, 404, 411,
+    413, 429, 503); the message names the field or header at fault and is sent as
+    `{"error": message}`."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after_s: int | None = None) -> None:
         self.status = status
+        self.retry_after_s = retry_after_s
+        """Sent as `Retry-After` (429, 503): when trying again may succeed."""
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Picklable with its status, so a worker process can refuse a submission."""
+        return (_request_rejected, (self.status, str(self), self.retry_after_s))
+
+
+def _request_rejected(status: int, message: str, retry_after_s: int | None) -> RequestRejected:
+    return RequestRejected(status, message, retry_after_s=retry_after_s)

@@ -95,6 +95,8 @@ class BoardServer:
     tokens: dict[str, str]
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    """The server's stderr so far, one line each."""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -131,6 +133,20 @@ class BoardServer:
 
     def post_events(self, token: str, *events: dict[str, Any]) -> Response:
         return self.request("POST", "/workshop/api/events", token=token, body={"events": events})
+
+
+def stored(board: BoardServer, sql: str) -> list[tuple[object, ...]]:
+    """Rows of *sql* run on the board's gradebook."""
+    from sqlalchemy import create_engine, text
+
+    from course.settings import load_settings
+
+    engine = create_engine(load_settings(board.course).db_url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
 
 
 def event(
@@ -218,7 +234,7 @@ def serve(course: Path, tokens: dict[str, str], *extra: str) -> Iterator[BoardSe
     else:
         if announced is not None:
             output.append(announced)
-    server = BoardServer(url, course, tokens, process, output)
+    server = BoardServer(url, course, tokens, process, output, errors)
     assert server.request("GET", "/workshop/api/health").status == 200, "listening once announced"
     while not lines.empty():
         line = lines.get()

@@ -31,7 +31,8 @@ __all__ = [
     "load_catalogue",
 ]
 
-MAX_AGE_S = 5.0
+MAX_AGE_S = 4.0
+"""Below the documented 5 s in which a replaced token stops working, streams included."""
 MIN_RELOAD_INTERVAL_S = 1.0
 
 
@@ -54,8 +55,10 @@ class WorkshopInfo:
     exercises: tuple[Exercise, ...]
     """In notebook order: notebooks by name, cells as they appear in the source notebook."""
 
-    def has_exercise(self, notebook: str, exercise: str) -> bool:
-        return any(e.notebook == notebook and e.exercise == exercise for e in self.exercises)
+    def exercise(self, notebook: str, exercise: str) -> Exercise | None:
+        return next(
+            (e for e in self.exercises if e.notebook == notebook and e.exercise == exercise), None
+        )
 
     @property
     def notebooks(self) -> tuple[str, ...]:

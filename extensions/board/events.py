@@ -4,26 +4,33 @@ A batch is accepted whole or refused whole (400 naming the first bad field): the
 client sets a refused batch aside for a person to look at, so a half-stored batch would be
 harder to reason about than none. Unknown fields are ignored, so a newer client can add some.
 Text may not contain NUL, which PostgreSQL cannot store (SQLite would, so both refuse it).
+A time must lie within `MAX_AGE` before and `MAX_AHEAD` after the server's clock (a spooled
+Check may arrive days late, never from another year or the future). The points stored are the
+exercise's own: its `max_points` from the gradebook, earned in full when the Check passed, so a
+client can neither inflate a score nor put a number on the board that no exercise has.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from course.errors import RequestRejected
 from extensions.board.catalogue import Catalogue
 from extensions.board.tokens import Identity
 
-__all__ = ["MAX_EVENTS", "Event", "check_events", "parse_events"]
+__all__ = ["MAX_AGE", "MAX_AHEAD", "MAX_EVENTS", "Event", "check_events", "parse_events"]
 
 MAX_EVENTS = 100
 MAX_ATTEMPT = 2**31 - 1
 """The largest 32-bit integer: the column's range on PostgreSQL."""
+MAX_AGE = timedelta(days=366)
+MAX_AHEAD = timedelta(days=1)
 _TEXT_LIMITS = {"key": 64, "learner": 128, "workshop": 128, "notebook": 128, "exercise": 128}
 
 
@@ -58,11 +65,13 @@ class Event:
         }
 
 
-def parse_events(body: bytes) -> list[Event]:
-    """The events of a `{"events": [...]}` body; `RequestRejected(400)` for malformed JSON or
-    a bad field, naming it."""
+def parse_events(body: bytes, now: datetime) -> list[Event]:
+    """The events of a `{"events": [...]}` body received at *now* (aware); `RequestRejected(400)`
+    for malformed JSON or a bad field, naming it."""
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise RequestRejected(400, "body: JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise RequestRejected(400, f"body: not valid JSON ({error})") from None
     if not isinstance(document, dict):
@@ -70,17 +79,20 @@ def parse_events(body: bytes) -> list[Event]:
     items = document.get("events")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_EVENTS:
         raise RequestRejected(400, f"events: expected a list of 1 to {MAX_EVENTS} events")
-    return [_event(item, f"events[{i}]") for i, item in enumerate(items)]
+    utc_now = now.astimezone(UTC).replace(tzinfo=None)
+    return [_event(item, f"events[{i}]", utc_now) for i, item in enumerate(items)]
 
 
-def check_events(events: list[Event], identity: Identity, catalogue: Catalogue) -> None:
-    """Refuse events *identity* may not send (403: another learner's) or that name something
-    the course does not have (400: learner, workshop, notebook or exercise)."""
-    for i, event in enumerate(events):
-        _check_allowed(event, f"events[{i}]", identity, catalogue)
+def check_events(events: list[Event], identity: Identity, catalogue: Catalogue) -> list[Event]:
+    """*events* with the points of their exercises; refuse events *identity* may not send
+    (403: another learner's) or that name something the course does not have (400: learner,
+    workshop, notebook or exercise)."""
+    return [
+        _check_allowed(event, f"events[{i}]", identity, catalogue) for i, event in enumerate(events)
+    ]
 
 
-def _event(item: object, where: str) -> Event:
+def _event(item: object, where: str, now: datetime) -> Event:
     if not isinstance(item, Mapping):
         raise RequestRejected(400, f"{where}: expected an object")
     text = {name: _text(item, name, limit, where) for name, limit in _TEXT_LIMITS.items()}
@@ -99,7 +111,7 @@ def _event(item: object, where: str) -> Event:
         points=points,
         max_points=max_points,
         attempt=attempt,
-        time=_time(item.get("time"), where),
+        time=_time(item.get("time"), where, now),
         **text,
     )
 
@@ -123,21 +135,29 @@ def _number(item: Mapping[str, Any], name: str, where: str) -> float:
     return number
 
 
-def _time(value: object, where: str) -> datetime:
+def _time(value: object, where: str, now: datetime) -> datetime:
     try:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+        utc = None if moment is None or moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        utc = None
+    if utc is None:
         raise RequestRejected(
             400,
             f"{where}.time: expected an ISO 8601 time with a timezone, "
             "e.g. 2025-05-01T10:00:00+00:00",
         )
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    naive = utc.replace(tzinfo=None)
+    if not now - MAX_AGE <= naive <= now + MAX_AHEAD:
+        raise RequestRejected(
+            400,
+            f"{where}.time: {naive:%Y-%m-%d %H:%M} UTC is more than {MAX_AGE.days} days before "
+            f"or {MAX_AHEAD.days} day after the server's clock ({now:%Y-%m-%d %H:%M} UTC)",
+        )
+    return naive
 
 
-def _check_allowed(event: Event, where: str, identity: Identity, catalogue: Catalogue) -> None:
+def _check_allowed(event: Event, where: str, identity: Identity, catalogue: Catalogue) -> Event:
     if not identity.is_organiser and event.learner != identity.subject:
         raise RequestRejected(
             403, f"{where}.learner: this token may only send events of {identity.subject!r}"
@@ -153,9 +173,12 @@ def _check_allowed(event: Event, where: str, identity: Identity, catalogue: Cata
         raise RequestRejected(
             400, f"{where}.notebook: {event.notebook!r} is not a notebook of {event.workshop!r}"
         )
-    if not workshop.has_exercise(event.notebook, event.exercise):
+    exercise = workshop.exercise(event.notebook, event.exercise)
+    if exercise is None:
         raise RequestRejected(
             400,
             f"{where}.exercise: {event.exercise!r} is not an autograded exercise of "
             f"{event.notebook!r} in {event.workshop!r}",
         )
+    earned = exercise.max_points if event.passed else 0.0
+    return dataclasses.replace(event, points=earned, max_points=exercise.max_points)

@@ -21,6 +21,7 @@ from typing import Any
 from jupyter_server.auth.decorator import allow_unauthenticated
 from sqlalchemy.exc import OperationalError
 from tornado.http1connection import HTTP1Connection
+from tornado.httputil import HTTPHeaders
 from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler, stream_request_body
 
@@ -29,8 +30,11 @@ from extensions.board.service import BoardService
 from extensions.board.tokens import Identity
 
 __all__ = [
+    "FRAME_POLICY",
     "PAGE_POLICY",
+    "REPLACED",
     "STATIC",
+    "TOKEN_RECHECK_S",
     "BoardHandler",
     "BoardOptions",
     "LimitedBodyHandler",
@@ -42,6 +46,13 @@ STREAM_REFRESH_S = 15.0
 """A stream re-sends the board at least this often (time-based rules move on their own)."""
 STREAM_COALESCE_S = 0.2
 """After a change, wait this long so a burst of events becomes one update."""
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+"""The largest over-limit body read (and dropped) so that its sender sees the 413."""
+TOKEN_RECHECK_S = 0.5
+"""Streams and long-polls check this often that their token still works (rotation)."""
+REPLACED = "Authorization: unknown or replaced token"
+FRAME_POLICY = "frame-ancestors 'none'"
+"""No board response may be framed by another site; pages add their own, stricter policy."""
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
@@ -72,21 +83,30 @@ class BoardHandler(RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "no-referrer")
         self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Security-Policy", FRAME_POLICY)
+        self.set_header("X-Frame-Options", "DENY")
 
     def check_xsrf_cookie(self) -> None:
         """No cookie carries credentials here (see the module docstring)."""
 
-    async def authenticate(self) -> Identity:
+    def bearer_token(self) -> str:
         scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise RequestRejected(
                 401, "Authorization: send the header 'Bearer <token>' with your board token"
             )
-        identity = await self.service.identify(token)
+        return token
+
+    async def authenticate(self) -> Identity:
+        identity = await self.service.identify(self.bearer_token())
         if identity is None:
-            raise RequestRejected(401, "Authorization: unknown or replaced token")
+            raise RequestRejected(401, REPLACED)
         return identity
+
+    async def token_still_works(self) -> bool:
+        """Whether this request's token is still issued (`roster tokens --rotate` ends it)."""
+        return await self.service.identify(self.bearer_token()) is not None
 
     async def authenticate_organiser(self) -> Identity:
         identity = await self.authenticate()
@@ -118,6 +138,8 @@ class BoardHandler(RequestHandler):
             message = responses.get(status_code, "error")
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="workshop board"')
+        if isinstance(error, RequestRejected) and error.retry_after_s is not None:
+            self.set_header("Retry-After", str(error.retry_after_s))
         self.clear_header("Content-Disposition")
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({"error": message}))
@@ -142,31 +164,68 @@ class HealthHandler(BoardHandler):
 
 @stream_request_body
 class LimitedBodyHandler(BoardHandler):
-    """Reads a request body up to `body_limit()` bytes; a larger one is counted, not kept."""
+    """A route with a body: the token and the announced size are checked from the headers,
+    before a byte of the body is read or buffered (401, 403, 411 and `admit`'s refusals); then
+    tornado reads at most `body_limit()` bytes.
 
+    A body announced over the limit is refused with 413; a client with a valid token that sends
+    its body before reading the answer (most do) would see a reset instead of the answer if the
+    connection closed under it, so up to `DRAIN_LIMIT_BYTES` of such a body are read and
+    dropped, never kept, before the 413 goes out (at once with `Expect: 100-continue`).
+    """
+
+    identity: Identity
     _chunks: list[bytes]
-    _size: int
+    _refusal: RequestRejected | None = None
 
     def body_limit(self) -> int:
         return self.board_options.max_body_bytes
 
-    def prepare(self) -> None:
-        self._chunks, self._size = [], 0
+    def allow(self, identity: Identity) -> None:
+        """Raise `RequestRejected(403)` if *identity* may not use this route at all."""
+
+    def admit(self, identity: Identity, size: int) -> None:
+        """Raise `RequestRejected` if a body of *size* bytes cannot be taken now."""
+
+    async def prepare(self) -> None:
+        self._chunks = []
+        if self.request.method != "POST":
+            return
+        self.identity = await self.authenticate()
+        self.allow(self.identity)
+        limit, headers = self.body_limit(), self.request.headers
+        size = announced_size(headers)
+        if size > limit:
+            refusal = RequestRejected(413, f"body: {size} bytes, more than the {limit} allowed")
+            if size > DRAIN_LIMIT_BYTES or headers.get("Expect", "").lower() == "100-continue":
+                raise refusal
+            self._refusal = refusal
         connection = self.request.connection
         if isinstance(connection, HTTP1Connection):
-            connection.set_max_body_size(max(16 * self.body_limit(), 1 << 20))
+            connection.set_max_body_size(min(size, DRAIN_LIMIT_BYTES))
+        if self._refusal is None:
+            self.admit(self.identity, size)
 
     def data_received(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size <= self.body_limit():
+        if self._refusal is None:
             self._chunks.append(chunk)
 
     def body(self) -> bytes:
-        """The body, or `RequestRejected(413)` when it was over the limit."""
-        limit = self.body_limit()
-        if self._size > limit:
-            raise RequestRejected(413, f"body: {self._size} bytes, more than the {limit} allowed")
+        """The body, or the 413 its announced size earned."""
+        if self._refusal is not None:
+            raise self._refusal
         return b"".join(self._chunks)
+
+
+def announced_size(headers: HTTPHeaders) -> int:
+    """The body size a request's `Content-Length` announces: 411 without one (a chunked body
+    cannot be sized before it is read), 400 if it is not a number of bytes."""
+    length = headers.get("Content-Length")
+    if length is None or "Transfer-Encoding" in headers:
+        raise RequestRejected(411, "Content-Length: send the body with its size in Content-Length")
+    if not length.strip().isdigit():
+        raise RequestRejected(400, "Content-Length: not a number of bytes")
+    return int(length)
 
 
 class EventsHandler(LimitedBodyHandler):
@@ -174,9 +233,7 @@ class EventsHandler(LimitedBodyHandler):
 
     @allow_unauthenticated
     async def post(self) -> None:
-        identity = await self.authenticate()
-        body = self.body()
-        result = await self.service.ingest(body, identity)
+        result = await self.service.ingest(self.body(), self.identity)
         self.send_json(result.to_json())
 
 
@@ -205,7 +262,9 @@ class BoardDataHandler(BoardHandler):
 
 class BoardStreamHandler(BoardHandler):
     """`GET /workshop/api/board/<ws>/stream`: the board as server-sent events (`event: board`),
-    once at once, then after every change and at least every `STREAM_REFRESH_S`."""
+    once at once, then after every change and at least every `STREAM_REFRESH_S`. A stream whose
+    token is replaced ends with `event: error` (within `TOKEN_RECHECK_S` of the catalogue
+    noticing, at most `catalogue.MAX_AGE_S`)."""
 
     _gone = False
 
@@ -217,17 +276,26 @@ class BoardStreamHandler(BoardHandler):
         self.set_header("X-Accel-Buffering", "no")
         feed = self.service.feed
         feed.bind(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         seen = feed.version(workshop)
         try:
             await self._push(workshop)
-            while not self._gone:
-                changed = await feed.wait(workshop, seen, STREAM_REFRESH_S)
+            refresh_at = loop.time() + STREAM_REFRESH_S
+            while True:
+                wait_s = min(TOKEN_RECHECK_S, max(refresh_at - loop.time(), 0.0))
+                changed = await feed.wait(workshop, seen, wait_s)
                 if feed.closed or self._gone:
+                    break
+                if not await self.token_still_works():
+                    self.write(f"event: error\ndata: {json.dumps({'error': REPLACED})}\n\n")
                     break
                 if changed:
                     await asyncio.sleep(STREAM_COALESCE_S)
+                elif loop.time() < refresh_at:
+                    continue
                 seen = feed.version(workshop)
                 await self._push(workshop)
+                refresh_at = loop.time() + STREAM_REFRESH_S
         except StreamClosedError:
             return
         if not self._gone:
@@ -290,6 +358,7 @@ class AssetHandler(StaticFileHandler):
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", FRAME_POLICY)
 
     @allow_unauthenticated
     def get(self, path: str, include_body: bool = True) -> Any:

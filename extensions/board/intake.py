@@ -22,12 +22,11 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from course.errors import RequestRejected
-from course.layout import active_release
 from course.notebook_io import replace_folder
 from course.settings import Settings
 from extensions.board.schema import SUBMISSION
 
-__all__ = ["LATE_POLICIES", "Receipt", "parse_submission", "store_submission"]
+__all__ = ["LATE_POLICIES", "Receipt", "history_folder", "parse_submission", "store_submission"]
 
 LATE_POLICIES = ("accept", "refuse")
 QUEUED = "queued"
@@ -55,21 +54,23 @@ class Receipt:
         }
 
 
-def parse_submission(body: bytes, settings: Settings, workshop: str) -> dict[str, str]:
+def parse_submission(body: bytes, released: frozenset[str], workshop: str) -> dict[str, str]:
     """`{"notebooks": {"<name>.ipynb": <notebook>}}` -> canonical notebook text by file name.
 
-    Every name must be a notebook of the released workshop and every notebook valid nbformat 4.
+    Every name must be one of *released* (the workshop's notebooks) and every notebook valid
+    nbformat 4. Runs in a worker process (it takes seconds on a large notebook): the schema is
+    checked first with nbformat's compiled validator, which stops at the first error, because
+    `nbformat.validate` spends most of its time on a bad notebook composing a better message.
     """
-    import nbformat
-
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise RequestRejected(400, "body: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestRejected(400, f"body: not JSON ({error})") from None
     notebooks = document.get("notebooks") if isinstance(document, dict) else None
     if not isinstance(notebooks, dict) or not notebooks:
         raise RequestRejected(400, 'notebooks: send {"notebooks": {"<name>.ipynb": notebook}}')
-    released = {p.name for p in active_release(settings, workshop).glob("*.ipynb")}
     texts: dict[str, str] = {}
     for name, content in notebooks.items():
         if name not in released:
@@ -77,16 +78,33 @@ def parse_submission(body: bytes, settings: Settings, workshop: str) -> dict[str
                 400,
                 f"notebooks.{name}: not a notebook of {workshop} ({', '.join(sorted(released))})",
             )
-        try:
-            nb = nbformat.from_dict(content)
-            nbformat.validate(nb)
-        except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad input
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise RequestRejected(
-                400, f"notebooks.{name}: not a valid notebook ({message})"
-            ) from None
-        texts[name] = nbformat.writes(nb, version=4) + "\n"
+        texts[name] = _canonical(name, content)
     return texts
+
+
+def _canonical(name: str, content: object) -> str:
+    import nbformat
+    from nbformat.validator import get_validator
+
+    version = content.get("nbformat") if isinstance(content, dict) else None
+    minor = content.get("nbformat_minor") if isinstance(content, dict) else None
+    if version != 4 or isinstance(minor, bool) or not isinstance(minor, int) or minor < 0:
+        raise RequestRejected(
+            400,
+            f"notebooks.{name}: not a valid notebook (nbformat {version!r}, nbformat_minor "
+            f"{minor!r}; only nbformat 4 notebooks are accepted)",
+        )
+    try:
+        get_validator(4, minor).validate(content)
+        nb = nbformat.from_dict(content)
+        nbformat.validate(nb)
+        text: str = nbformat.writes(nb, version=4)
+        return text + "\n"
+    except RecursionError:
+        raise RequestRejected(400, f"notebooks.{name}: nested too deeply") from None
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad input
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RequestRejected(400, f"notebooks.{name}: not a valid notebook ({message})") from None
 
 
 def store_submission(
@@ -116,12 +134,7 @@ def store_submission(
     for name in sorted(notebooks):
         digest.update(name.encode() + b"\0" + notebooks[name].encode() + b"\0")
     stamp = received.strftime(_STAMP)
-    history = (
-        settings.submission_history_dir
-        / learner
-        / workshop
-        / received.strftime("%Y%m%dT%H%M%S.%fZ")
-    )
+    history = history_folder(settings, learner, workshop, received)
     _write_folder(history, notebooks, stamp, replace=False)
     _write_folder(settings.submitted_dir / learner / workshop, notebooks, stamp, replace=True)
     with engine.begin() as connection:
@@ -137,6 +150,16 @@ def store_submission(
         ).inserted_primary_key
     assert row_id is not None
     return Receipt(int(row_id[0]), workshop, learner, digest.hexdigest(), received, late)
+
+
+def history_folder(settings: Settings, learner: str, workshop: str, received: datetime) -> Path:
+    """Where the submission of *learner* received at *received* (naive UTC) is kept forever."""
+    return (
+        settings.submission_history_dir
+        / learner
+        / workshop
+        / received.strftime("%Y%m%dT%H%M%S.%fZ")
+    )
 
 
 def _due_date(engine: Engine, workshop: str) -> datetime | None:

@@ -20,12 +20,14 @@ from autograde.semester_query import read_semester
 from autograde.semester_report import PLOT_NAMES, semester_plot
 from course.errors import RequestRejected
 from course.gradebook import prepare_database
+from course.layout import active_release
 from course.settings import Settings
+from extensions.board.admission import AdmissionLimits, NotebookChecker, SubmissionGate
 from extensions.board.catalogue import Catalogue, CatalogueCache, WorkshopInfo, load_catalogue
 from extensions.board.events import check_events, parse_events
 from extensions.board.feed import ChangeFeed
 from extensions.board.grading_queue import GradingQueue, submissions_view
-from extensions.board.intake import Receipt, parse_submission, store_submission
+from extensions.board.intake import Receipt, store_submission
 from extensions.board.join import personal_copy
 from extensions.board.schema import create_tables, open_engine
 from extensions.board.store import WriteResult, read_events
@@ -42,7 +44,15 @@ READER_THREADS = 2
 class BoardService:
     """Everything the board's handlers need, for one course."""
 
-    def __init__(self, settings: Settings, grading_workers: int = 2) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        grading_workers: int = 2,
+        admission: AdmissionLimits | None = None,
+        grading_budget_s: float | None = None,
+    ) -> None:
+        admission = admission or AdmissionLimits()
+        self.checker = NotebookChecker(admission.validation_workers, admission.validation_queue)
         prepare_database(settings)
         self.settings = settings
         self.engine: Engine = open_engine(settings.db_url)
@@ -50,9 +60,10 @@ class BoardService:
         self.feed = ChangeFeed()
         self.writer = EventWriter(self.engine, self.feed.notify_threadsafe)
         self.queue = GradingQueue(
-            settings, self.engine, grading_workers, self.feed.notify_threadsafe
+            settings, self.engine, grading_workers, self.feed.notify_threadsafe, grading_budget_s
         )
         self.cache = CatalogueCache(lambda: load_catalogue(self.engine, settings))
+        self.gate = SubmissionGate(admission)
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="workshop-board-read")
         self.writer.start()
 
@@ -65,6 +76,7 @@ class BoardService:
         self.feed.close()
         await asyncio.to_thread(self.writer.close)
         await asyncio.to_thread(self.queue.close)
+        await asyncio.to_thread(self.checker.close)
         self._readers.shutdown(wait=True)
         self.engine.dispose()
 
@@ -92,14 +104,14 @@ class BoardService:
     async def ingest(self, body: bytes, identity: Identity) -> WriteResult:
         """Validate and store one request's events (see `parse_events` and `check_events` for
         the refusals); a name the cached catalogue lacks is looked up again before refusing."""
-        events = parse_events(body)
+        events = parse_events(body, datetime.now(UTC))
         try:
-            check_events(events, identity, await self.catalogue())
+            checked = check_events(events, identity, await self.catalogue())
         except RequestRejected as error:
             if error.status != 400:
                 raise
-            check_events(events, identity, await self._refreshed(time.monotonic()))
-        return await asyncio.wrap_future(self.writer.submit(events))
+            checked = check_events(events, identity, await self._refreshed(time.monotonic()))
+        return await asyncio.wrap_future(self.writer.submit(checked))
 
     async def board(self, name: str) -> dict[str, Any]:
         info = await self.workshop(name)
@@ -134,14 +146,19 @@ class BoardService:
         )
 
     async def submit(self, name: str, learner: str, body: bytes, late_policy: str) -> Receipt:
-        """Check, keep and queue one submission (see `extensions.board.intake`)."""
+        """Check, keep and queue one submission (see `extensions.board.intake`), admitted by
+        `gate` beforehand. A learner's submissions take turns, so each receipt describes the
+        bytes stored for it; the notebooks are checked in a worker process."""
         await self.workshop(name)
-        notebooks = await self._read(lambda: parse_submission(body, self.settings, name))
-        receipt = await self._read(
-            lambda: store_submission(
-                self.settings, self.engine, learner, name, notebooks, late_policy=late_policy
+        folder = active_release(self.settings, name)
+        released = await self._read(lambda: frozenset(p.name for p in folder.glob("*.ipynb")))
+        async with self.gate.turn(learner):
+            notebooks = await self.checker.check(body, released, name)
+            receipt = await self._read(
+                lambda: store_submission(
+                    self.settings, self.engine, learner, name, notebooks, late_policy=late_policy
+                )
             )
-        )
         self.queue.wake()
         return receipt
 
@@ -150,9 +167,10 @@ class BoardService:
         return await self._read(lambda: submissions_view(self.engine, name, learner))
 
     async def feedback(self, name: str, learner: str, notebook: str) -> bytes:
-        """The learner's feedback page, written on first request after each grading."""
+        """The learner's feedback page, written on first request after each grading; rendered
+        on the loop's default executor, so rendering never holds up the readers of live boards."""
         await self.workshop(name)
-        return await self._read(lambda: _feedback_page(self.settings, name, learner, notebook))
+        return await asyncio.to_thread(_feedback_page, self.settings, name, learner, notebook)
 
     async def _refreshed(self, missed_at: float) -> Catalogue:
         return await self._read(lambda: self.cache.refresh_after_miss(missed_at))
@@ -167,7 +185,7 @@ def _feedback_page(settings: Settings, workshop: str, learner: str, notebook: st
     from autograde.feedback import write_feedback
 
     graded = settings.autograded_dir / learner / workshop
-    names = sorted(p.stem for p in (settings.release_dir / workshop).glob("*.ipynb"))
+    names = sorted(p.stem for p in active_release(settings, workshop).glob("*.ipynb"))
     chosen = notebook or (names[0] if names else "")
     if not graded.is_dir() or chosen not in names:
         raise RequestRejected(404, f"feedback: nothing graded yet for {learner} in {workshop}")

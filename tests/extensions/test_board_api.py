@@ -12,11 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from board_server import EXERCISES, NOTEBOOK, WORKSHOP, XSS, BoardServer, build_course, event, serve
+from board_server import (
+    EXERCISES,
+    NOTEBOOK,
+    WORKSHOP,
+    XSS,
+    BoardServer,
+    build_course,
+    event,
+    serve,
+    stored,
+)
 from conftest import gradebook_url
-from sqlalchemy import create_engine, text
-
-from course.settings import load_settings
 
 pytestmark = [pytest.mark.server, pytest.mark.databases("sqlite", "postgresql")]
 
@@ -43,15 +50,6 @@ def board(
             config.write(f"c.BoardApp.public_url = {PUBLIC_URL!r}\n")
         with serve(course, tokens) as server:
             yield server
-
-
-def stored(board: BoardServer, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(load_settings(board.course).db_url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def test_serve_prints_the_board_and_join_pages_of_each_released_workshop(board):

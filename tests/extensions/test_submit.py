@@ -93,6 +93,7 @@ def test_submit_from_the_notebook_is_graded_and_shown(tmp_path, tokens):
             "GET", f"/workshop/api/submissions/{WORKSHOP}/ada/feedback", token=tokens["ada"]
         )
         assert feedback.status == 200 and b"square_tests" in feedback.body
+        assert "frame-ancestors 'none'" in feedback.headers["content-security-policy"]
         # roles: learners see only their own, organisers everyone's; only learners submit
         path = f"/workshop/api/submissions/{WORKSHOP}/ada"
         assert board.request("GET", path, token=tokens["bob"]).status == 403
