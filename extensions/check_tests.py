@@ -6,7 +6,9 @@ credit), anything else full points. A learner's kernel must not import nbgrader 
 not always installed there), so `points_for` states the same rule over the same facts, and
 `tests/extensions/test_check_agreement.py` holds it to nbgrader's function and to `workshop
 grade`. The tests run statement by statement so the learner sees each assertion's outcome;
-execution stops at the first failure, exactly where the cell would stop.
+execution stops at the first failure, exactly where the cell would stop. What a failure means
+for the learner (a stub not attempted yet, their own line that raised, a syntax error in their
+solution cell) is worked out by `extensions.explain_errors`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ import io
 import operator
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from extensions.explain_errors import is_stub, learner_line, syntax_error_in_cell
 
 __all__ = ["CheckResult", "TestOutcome", "points_for", "run_visible_tests"]
 
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
+NOT_ATTEMPTED = "not attempted"
 _MAX_SHOWN_CHARS = 2000
 
 
@@ -45,10 +51,22 @@ class CheckResult:
     stderr: str = ""
     duration_ms: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    attempted: bool = True
+    """False while the solution is still nbgrader's stub (or its cell was never run)."""
+    summary: str = ""
+    """One sentence on the whole exercise when a test line would not say it (not attempted,
+    a syntax error in the solution cell)."""
 
     @property
     def passed(self) -> bool:
         return self.points >= self.max_points
+
+    @property
+    def state(self) -> str:
+        """passed, failed or not attempted: what the panel and the summary after Submit say."""
+        if self.passed:
+            return PASSED
+        return FAILED if self.attempted else NOT_ATTEMPTED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +78,8 @@ class CheckResult:
             "stdout": self.stdout,
             "stderr": self.stderr,
             "notes": list(self.notes),
+            "state": self.state,
+            "summary": self.summary,
         }
 
 
@@ -84,14 +104,32 @@ def points_for(*, failed: bool, stderr: bool, result_text: str | None, max_point
 
 
 def run_visible_tests(
-    exercise: str, code: str, max_points: float, namespace: dict[str, Any], shell: Any = None
+    exercise: str,
+    code: str,
+    max_points: float,
+    namespace: dict[str, Any],
+    shell: Any = None,
+    names: Sequence[str] = (),
 ) -> CheckResult:
     """Run *code* (the visible tests) in *namespace* and score it; never raises for test errors.
 
     *shell* is the kernel's IPython shell: it turns magics into Python and formats the result
     as the kernel's display hook would, so partial credit reads the same text the grader does.
+    *names* are what the exercise's solution cells define: a syntax error in the learner's
+    latest cell defining them gives 0 points without running the tests (the saved notebook
+    would fail the same way when graded).
     """
     start = time.perf_counter()
+    broken = syntax_error_in_cell(shell, names)
+    if broken is not None:
+        return CheckResult(
+            exercise,
+            0.0,
+            max_points,
+            (),
+            duration_ms=_ms(start),
+            summary=broken[0].upper() + broken[1:],
+        )
     source = shell.transform_cell(code) if shell is not None else code
     try:
         statements = ast.parse(source, filename=f"<check {exercise}>").body
@@ -101,6 +139,7 @@ def run_visible_tests(
     out, err = io.StringIO(), io.StringIO()
     outcomes: list[TestOutcome] = []
     failed = False
+    attempted = True
     result_text: str | None = None
     with (
         contextlib.redirect_stdout(out),
@@ -122,6 +161,7 @@ def run_visible_tests(
                 continue
             except BaseException as error:  # noqa: BLE001 - learner code may raise anything
                 failed = True
+                attempted = not _unsolved(error, names)
                 outcomes.append(TestOutcome(_first_line(text), FAILED, _describe(error)))
                 continue
             if isinstance(statement, ast.Assert):
@@ -144,7 +184,22 @@ def run_visible_tests(
         stderr[-_MAX_SHOWN_CHARS:],
         _ms(start),
         notes,
+        attempted,
+        "" if attempted else _NOT_ATTEMPTED_SUMMARY,
     )
+
+
+_NOT_ATTEMPTED_SUMMARY = (
+    "Not attempted yet: write your solution in the cell above (in place of "
+    "raise NotImplementedError()), run that cell, then press Check."
+)
+
+
+def _unsolved(error: BaseException, names: Sequence[str]) -> bool:
+    """The stub raised, or the solution's names were never defined (its cell not run)."""
+    if isinstance(error, NameError) and error.name in names:
+        return True
+    return is_stub(error)
 
 
 def _execute(
@@ -204,7 +259,11 @@ def _describe(error: BaseException) -> str:
     message = str(error).strip()
     if isinstance(error, AssertionError):
         return message or "assertion failed"
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+    described = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    if isinstance(error, NameError):
+        return f"{described} (the cell above that makes it has not run, or it failed)"
+    where = learner_line(error)
+    return f"{described} ({where})" if where else described
 
 
 def _plain_text(value: Any, shell: Any) -> str:
