@@ -54,6 +54,11 @@ class Exercise:
     tests: str
     hints: tuple[str, ...]
     title: str
+    stubs: tuple[str, ...] = ()
+    """The released solution cells: a kernel whose functions still come from them has not
+    attempted the exercise yet."""
+    defines: tuple[str, ...] = ()
+    """What the solution cells define."""
     names: tuple[str, ...] = ()
     """Names that exist only once this exercise is solved (its functions and what is made
     from them), so the kernel can say which exercise a failing cell waits for."""
@@ -65,6 +70,8 @@ class Exercise:
             "tests": self.tests,
             "hints": list(self.hints),
             "title": self.title,
+            "stubs": list(self.stubs),
+            "defines": list(self.defines),
             "names": list(self.names),
         }
 
@@ -91,7 +98,7 @@ def add_check_cells(nb: NotebookNode) -> tuple[NotebookNode, tuple[Exercise, ...
         kept.append(cell)
     found = _find_exercises(kept, hints)
     needing, readers = names_needing(
-        kept, {name: e.grade_id for e in found.values() for name in e.names}
+        kept, {name: e.grade_id for e in found.values() for name in e.defines}
     )
     cells: list[NotebookNode] = []
     exercises: list[Exercise] = []
@@ -127,7 +134,10 @@ def _find_exercises(
         )
         title = exercise_title(cells, start, solutions[0] if solutions else index) or key
         points = float(nbgrader_meta(cell).get("points", 0))
-        found[index] = Exercise(key, points, cell.source, hints[index], title, tuple(sorted(names)))
+        stubs = tuple(cells[i].source for i in solutions)
+        found[index] = Exercise(
+            key, points, cell.source, hints[index], title, stubs, tuple(sorted(names)), ()
+        )
         start = index + 1
     return found
 

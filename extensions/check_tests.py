@@ -19,13 +19,17 @@ import io
 import operator
 import time
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from extensions.explain_errors import is_stub, learner_line, syntax_error_in_cell
+from extensions.explain_errors import (
+    is_stub,
+    learner_line,
+    solution_untouched,
+    syntax_error_in_cell,
+)
 
-__all__ = ["CheckResult", "TestOutcome", "points_for", "run_visible_tests"]
+__all__ = ["CheckResult", "Solution", "TestOutcome", "points_for", "run_visible_tests"]
 
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
 NOT_ATTEMPTED = "not attempted"
@@ -39,6 +43,15 @@ class TestOutcome:
     source: str
     status: str
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """What the release recorded of an exercise's solution cells: the names they define and
+    their released (stub) sources."""
+
+    defines: tuple[str, ...] = ()
+    stubs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,18 +122,18 @@ def run_visible_tests(
     max_points: float,
     namespace: dict[str, Any],
     shell: Any = None,
-    names: Sequence[str] = (),
+    solution: Solution = Solution(),
 ) -> CheckResult:
     """Run *code* (the visible tests) in *namespace* and score it; never raises for test errors.
 
     *shell* is the kernel's IPython shell: it turns magics into Python and formats the result
     as the kernel's display hook would, so partial credit reads the same text the grader does.
-    *names* are what the exercise's solution cells define: a syntax error in the learner's
-    latest cell defining them gives 0 points without running the tests (the saved notebook
-    would fail the same way when graded).
+    A syntax error in the learner's latest cell defining the *solution*'s names gives 0 points
+    without running the tests (the saved notebook would fail the same way when graded); a
+    failure while the solution is still the released stub reads "not attempted yet".
     """
     start = time.perf_counter()
-    broken = syntax_error_in_cell(shell, names)
+    broken = syntax_error_in_cell(shell, solution.defines)
     if broken is not None:
         return CheckResult(
             exercise,
@@ -161,7 +174,7 @@ def run_visible_tests(
                 continue
             except BaseException as error:  # noqa: BLE001 - learner code may raise anything
                 failed = True
-                attempted = not _unsolved(error, names)
+                attempted = not _unsolved(error, solution, namespace)
                 outcomes.append(TestOutcome(_first_line(text), FAILED, _describe(error)))
                 continue
             if isinstance(statement, ast.Assert):
@@ -195,11 +208,12 @@ _NOT_ATTEMPTED_SUMMARY = (
 )
 
 
-def _unsolved(error: BaseException, names: Sequence[str]) -> bool:
-    """The stub raised, or the solution's names were never defined (its cell not run)."""
-    if isinstance(error, NameError) and error.name in names:
+def _unsolved(error: BaseException, solution: Solution, namespace: dict[str, Any]) -> bool:
+    """The stub raised, the solution's names were never defined (its cell not run), or its
+    functions are still the released stubs (the tests failed on something else first)."""
+    if isinstance(error, NameError) and error.name in solution.defines:
         return True
-    return is_stub(error)
+    return is_stub(error) or solution_untouched(namespace, solution.defines, solution.stubs)
 
 
 def _execute(

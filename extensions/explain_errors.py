@@ -27,6 +27,7 @@ __all__ = [
     "explain_in_cells",
     "is_stub",
     "learner_line",
+    "solution_untouched",
     "syntax_error_in_cell",
 ]
 
@@ -58,6 +59,23 @@ def learner_line(error: BaseException) -> str | None:
     text = linecache.getline(filename, number).strip()
     where = "in the cell" if name == "<module>" else f"in {name}"
     return f"{where}, line {number}" + (f": {text}" if text else "")
+
+
+def solution_untouched(
+    namespace: dict[str, Any], defines: Iterable[str], stubs: Iterable[str]
+) -> bool:
+    """Every function among *defines* in *namespace* still comes from a cell holding one of
+    the released *stubs* (and there is at least one): the learner has not written it yet."""
+    released = {_normalised(stub) for stub in stubs}
+    found = False
+    for name in defines:
+        code = getattr(namespace.get(name), "__code__", None)
+        if code is None or not _is_cell(code.co_filename):
+            continue
+        if _normalised("".join(linecache.getlines(code.co_filename))) not in released:
+            return False
+        found = True
+    return found
 
 
 def syntax_error_in_cell(shell: Any, names: Iterable[str]) -> str | None:
@@ -157,11 +175,15 @@ def _cell_frames(tb: TracebackType | None) -> list[tuple[str, str, int]]:
     frames = []
     while tb is not None:
         code = tb.tb_frame.f_code
-        entry = linecache.cache.get(code.co_filename)
-        if entry is not None and len(entry) == 4 and entry[1] is None:
+        if _is_cell(code.co_filename):
             frames.append((code.co_name, code.co_filename, tb.tb_lineno))
         tb = tb.tb_next
     return frames
+
+
+def _is_cell(filename: str) -> bool:
+    entry = linecache.cache.get(filename)
+    return entry is not None and len(entry) == 4 and entry[1] is None
 
 
 def _normalised(source: str) -> str:

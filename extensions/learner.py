@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from course.workshop_files import CHECKS_FILE, LEARNER_FILE, SPOOL_FOLDER
-from extensions.check_tests import CheckResult, run_visible_tests
+from extensions.check_tests import CheckResult, Solution, run_visible_tests
 from extensions.explain_errors import ExerciseNames, explain_in_cells
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class _Exercise:
     tests: str
     hints: list[str]
     title: str
+    solution: Solution
     names: tuple[str, ...]
     attempts: int = 0
     failed_attempts: int = 0
@@ -163,7 +164,12 @@ class CheckPanel:
         exercise = self.exercise
         namespace = shell.user_ns if shell is not None else {}
         return run_visible_tests(
-            exercise.grade_id, exercise.tests, exercise.max_points, namespace, shell, exercise.names
+            exercise.grade_id,
+            exercise.tests,
+            exercise.max_points,
+            namespace,
+            shell,
+            exercise.solution,
         )
 
     def _show(self, result: CheckResult, *, counted: bool) -> None:
@@ -226,6 +232,7 @@ def _open_session(folder: Path) -> _Session:
                 str(e["tests"]),
                 list(e["hints"]),
                 str(e.get("title") or e["exercise"]),
+                Solution(tuple(e.get("defines", ())), tuple(e.get("stubs", ()))),
                 tuple(e.get("names", ())),
             )
             for notebook, entries in document["notebooks"].items()
