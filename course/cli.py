@@ -504,12 +504,10 @@ def _feedback(args: argparse.Namespace) -> int:
 
 
 def _join(args: argparse.Namespace) -> int:
-    import getpass
+    from extensions.personal_copy import download_personal_copy, read_token
 
-    from extensions.personal_copy import download_personal_copy
-
-    token = args.token or os.environ.get("WORKSHOP_TOKEN") or getpass.getpass("token: ")
-    folder = download_personal_copy(args.url, token.strip(), args.into)
+    token = read_token(args.token, os.environ, sys.stdin)
+    folder = download_personal_copy(args.url, token, args.into)
     notebooks = ", ".join(sorted(p.name for p in folder.glob("*.ipynb")))
     print(f"joined: {folder} ({notebooks}); open it in JupyterLab and press Check")
     return 0

@@ -1,6 +1,7 @@
 """A learner's first ten minutes in a real JupyterLab driven by chromium (issue 14): every
 bundled workshop runs top to bottom with Run All, every Check panel shows "not attempted yet";
-then a wrong answer, a hint, a right answer and Submit to a real session board."""
+then a wrong token on the join page, a wrong answer, a hint, a right answer and Submit to a real
+session board."""
 
 from __future__ import annotations
 
@@ -102,6 +103,11 @@ def test_a_wrong_answer_a_hint_a_right_answer_and_submit(page, tmp_path):
     with serve(course, tokens) as board:
         into = tmp_path / "ada"
         join_url = f"{board.url}/workshop/join/{WORKSHOP}"
+        page.goto(join_url)
+        page.fill("#token", "not-my-token")
+        page.get_by_role("button", name="Download my copy").click()
+        expect(page.locator("#message")).to_have_text(re.compile("^This token was not accepted"))
+        expect(page.locator("#message")).to_have_class("error")
         joined = run_cli(
             "join", join_url, "--token", tokens["ada"], "--into", str(into), cwd=tmp_path
         )
