@@ -551,16 +551,17 @@ def _print_validation(reports: Sequence[Any]) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table("workshop", "notebook", "parameter set", "solution", "stub", title="validation")
+    table = Table("workshop", "parameter set", "solution", "stub", title="validation (points)")
     for report in reports:
         pairs: dict[tuple[str, str], dict[str, Any]] = {}
         for run in report.runs:
             pairs.setdefault((run.notebook, run.parameter_set), {})[run.version] = run
         for (notebook, parameter_set), runs in pairs.items():
             solution, stub = runs["solution"], runs["stub"]
+            stem = Path(notebook).stem
+            where = report.workshop if stem == report.workshop else f"{report.workshop}/{stem}"
             table.add_row(
-                escape(report.workshop),
-                escape(Path(notebook).name),
+                escape(where),
                 escape(parameter_set),
                 f"{solution.points:g}/{solution.max_points:g}",
                 f"{stub.points:g}/{stub.max_points:g}",

@@ -43,6 +43,8 @@ class TestOutcome:
     source: str
     status: str
     message: str = ""
+    condition: str = ""
+    """For an `assert`, its condition alone (without the message), which a passed test shows."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,8 @@ def run_visible_tests(
                 outcomes.append(TestOutcome(_first_line(text), FAILED, _describe(error)))
                 continue
             if isinstance(statement, ast.Assert):
-                outcomes.append(TestOutcome(_first_line(text), PASSED))
+                condition = ast.get_source_segment(source, statement.test) or ""
+                outcomes.append(TestOutcome(_first_line(text), PASSED, "", _first_line(condition)))
             if last and value is not None and not source.rstrip().endswith(";"):
                 result_text = _plain_text(value, shell)
     stderr = err.getvalue()
@@ -203,8 +206,8 @@ def run_visible_tests(
 
 
 _NOT_ATTEMPTED_SUMMARY = (
-    "Not attempted yet: write your solution in the cell above (in place of "
-    "raise NotImplementedError()), run that cell, then press Check."
+    "Write your solution in the cell above (in place of raise NotImplementedError()), run "
+    "that cell, then press Check."
 )
 
 

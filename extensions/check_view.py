@@ -95,7 +95,8 @@ class CheckPanelView:
         )
         self.header = widgets.HTML(
             f"<b>{html.escape(title)}</b> "
-            f"<span style='color:{_GREY}'>· {_points(max_points)}</span>"
+            f"<span style='color:{_GREY};white-space:nowrap'>· {_points(max_points)}</span>",
+            layout=widgets.Layout(flex="1 1 auto"),
         )
         self.outcome = widgets.HTML()
         self.hints = widgets.HTML()
@@ -163,9 +164,8 @@ def _test_rows(result: CheckResult) -> list[str]:
                 f"<pre style='margin:2px 0'>{html.escape(test.source)}</pre></details></li>"
             )
         elif test.status == PASSED:
-            rows.append(
-                f"<li>{_state(PASSED, 'Passed:')} <code>{html.escape(test.source)}</code></li>"
-            )
+            shown = test.condition or test.source
+            rows.append(f"<li>{_state(PASSED, 'Passed:')} <code>{html.escape(shown)}</code></li>")
     not_run = sum(1 for t in result.tests if t.status not in (PASSED, FAILED))
     if not_run:
         rows.append(

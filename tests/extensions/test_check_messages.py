@@ -79,7 +79,7 @@ def test_run_all_on_a_fresh_release_says_not_attempted_in_one_line_each(released
         kernel.run(PANELS)
         outcomes = kernel.json("[p.view.outcome.value for p in _panels]")
     assert all("Not attempted yet: 0 of" in o for o in outcomes), outcomes
-    assert all("write your solution in the cell above" in o for o in outcomes)
+    assert all("Write your solution in the cell above" in o for o in outcomes)
     assert len(outcomes) == 2
     demo, shown = printed[4], printed[5]
     assert demo.strip() == (

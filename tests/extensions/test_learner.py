@@ -79,6 +79,7 @@ def test_check_panel_runs_tests_reveals_hints_and_counts_progress(released, tmp_
                 "source": "assert square(n) == n * n",
                 "status": "failed",
                 "message": "got 6, expected 9",
+                "condition": "",
             }
         ]
         assert kernel.json("square_panel.hint()") == "Multiply `x` by itself."
