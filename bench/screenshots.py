@@ -43,10 +43,15 @@ SHOTS = REPO / "docs" / "screenshots"
 
 @contextmanager
 def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
-    """`jupyter lab` on *root* with every cell kept in the page (no windowing)."""
-    plugin = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
-    plugin.mkdir(parents=True, exist_ok=True)
-    (plugin / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    """`jupyter lab` on *root* with every cell kept in the page (no windowing) and no news."""
+    user_settings = home / "config" / "lab" / "user-settings" / "@jupyterlab"
+    for plugin, values in (
+        ("notebook-extension/tracker", {"windowingMode": "none"}),
+        ("apputils-extension/notification", {"fetchNews": "false"}),
+    ):
+        path = user_settings / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
     env |= {f"JUPYTER_{k}_DIR": str(home / k.lower()) for k in ("CONFIG", "DATA", "RUNTIME")}
@@ -150,11 +155,15 @@ def main() -> None:
             panel.get_by_role("button", name="Submit").click()
             expect(panel).to_contain_text("Score:", timeout=180_000)
             take(panel, "submitted")
-            page.get_by_role("menuitem", name="Settings", exact=True).click()
-            page.get_by_role("menuitem", name="Theme", exact=True).click()
-            page.get_by_role("menuitem", name="JupyterLab Dark", exact=True).click()
+            themes = course / "lab" / "config" / "lab" / "user-settings" / "@jupyterlab"
+            (themes / "apputils-extension" / "themes.jupyterlab-settings").write_text(
+                json.dumps({"theme": "JupyterLab Dark"})
+            )
+            page = browser.new_page(viewport={"width": 1100, "height": 900})  # reads settings
+            page.goto(f"{url}/lab/tree/{args.workshop}/{args.workshop}.ipynb?token={LAB_TOKEN}")
             expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
-            time.sleep(1)  # the theme's stylesheet loads after the attribute changes
+            panel = page.locator(".workshop-check").first  # its widgets, from the live kernel
+            expect(panel).to_contain_text("Score:", timeout=60_000)
             take(panel, "submitted-dark")
             browser.close()
     finally:

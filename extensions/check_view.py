@@ -88,10 +88,18 @@ class CheckPanelView:
         import ipywidgets as widgets
 
         self.check_button = widgets.Button(
-            description="Check", button_style="primary", icon="check", tooltip="run the tests"
+            description="Check",
+            button_style="primary",
+            icon="check",
+            tooltip="run the tests",
+            layout=widgets.Layout(width="auto", min_width="6em"),
         )
         self.hint_button = widgets.Button(
-            description="Hint", icon="lightbulb-o", disabled=True, tooltip="no hint yet"
+            description="Hint",
+            icon="lightbulb-o",
+            disabled=True,
+            tooltip="no hint yet",
+            layout=widgets.Layout(width="auto", min_width="6em"),
         )
         self.header = widgets.HTML(
             f"<b>{html.escape(title)}</b> "

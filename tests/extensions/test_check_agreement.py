@@ -130,7 +130,9 @@ def test_check_and_grading_agree_for_the_same_code(course_dir, tmp_path):
     assert (
         checked["wrong", "quiet_tests"]["points"] == 0 and checked["wrong", "quiet_tests"]["stderr"]
     )
-    assert checked["raises", "square_tests"]["tests"][0]["message"] == "ValueError: no idea"
+    assert checked["raises", "square_tests"]["tests"][0]["message"] == (
+        "ValueError: no idea (in square, line 2: raise ValueError('no idea'))"
+    )
     assert checked["wrong", "square_tests"]["tests"][0]["message"] == "expected 9, got 6"
     assert checked["wrong", "cube_tests"]["passed"] and grades["wrong", "cube_tests"] == 0
 
