@@ -66,7 +66,7 @@ def test_submit_saves_the_edits_in_jupyterlab_before_uploading(session, page, tm
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         # runs past the failing test of the next exercise to its Check panel
-        expect(page.get_by_role("button", name="Check")).to_have_count(2, timeout=120_000)
+        expect(page.locator(".workshop-check")).to_have_count(2, timeout=120_000)
         expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle", timeout=60_000)
         expect(editor).to_contain_text(TYPED)
         assert "typed, never saved" not in on_disk.read_text(encoding="utf-8")
