@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint chromium postgres clean
+.PHONY: demo test lint chromium postgres clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	workshop demo --course .
 	python bench/session_demo.py $(if $(KEEP_SERVING),--keep-serving)
+
+# The Check panel's states from a real JupyterLab and board, into docs/screenshots/.
+screenshots: $(STAMP) chromium
+	python bench/screenshots.py
 
 lint: $(STAMP)
 	ruff check .

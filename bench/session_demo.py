@@ -5,8 +5,9 @@ roster and tokens, `workshop serve` on a free loopback port, every learner fetch
 copy through the join endpoint (`workshop join`'s code) and works through the workshop for
 about --minutes, each Check sent to the board by the learner module's event sender; then they
 save and submit through the board, which grades each submission on arrival and writes its
-feedback; the board's summary and the scores are printed, and the server is shut down
-(--keep-serving leaves it up to explore).
+feedback; the board's summary and the scores are printed (what the points mean, every folder
+written), and the server is shut down (--keep-serving leaves it up to explore; it ends by
+saying what to open next that is still there). Tables fit 80 columns, in a terminal or a file.
 
     python bench/session_demo.py [--workshop python-numpy-warmup] [--learners 60] [--minutes 1]
 """
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -177,13 +179,8 @@ def main() -> None:
         )
         view = get_json(f"{board}/workshop/api/board/{args.workshop}", organiser)
         attendance = view["attendance"]
-        print(f"attendance: {attendance['present']}/{attendance['roster']}")
-        for exercise in view["exercises"]:
-            print(
-                f"  {exercise['exercise']:<26} passed {exercise['passed']:>3}  "
-                f"attempted {exercise['attempted']:>3}  stuck {exercise['stuck']:>2}  "
-                f"pass rate {exercise['pass_rate']:.0%}"
-            )
+        print(f"attendance: {attendance['present']} of {attendance['roster']} learners present")
+        print_exercises(view["exercises"])
         print(f"stuck right now: {len(view['stuck'])} learner-exercise pairs")
         waited = time.perf_counter()
         results = [
@@ -191,30 +188,90 @@ def main() -> None:
             for x in sessions
         ]
         graded = [r for r in results if r is not None and r["status"] == "graded"]
-        mean = sum(r["score"] for r in graded) / max(len(graded), 1)
-        top = graded[0]["max_score"] if graded else 0
         print(
-            f"submitted: {len(sessions)}; graded on arrival: {len(graded)}, mean score "
-            f"{mean:.2f}/{top:g} (all scores back {time.perf_counter() - waited:.0f} s after "
-            "the session)"
+            f"submitted: {len(sessions)}; graded on arrival: {len(graded)} (all scores back "
+            f"{time.perf_counter() - waited:.0f} s after the session)"
         )
+        print(textwrap.fill(explain_scores(graded), 80, subsequent_indent="  "))
         with ThreadPoolExecutor(4) as pool:  # each learner opens their feedback page on the board
             list(pool.map(lambda x: feedback_page(args.workshop, x), sessions))
-        pages = list(settings.feedback_dir.rglob("*.html"))
-        print(f"feedback: {len(pages)} pages in {settings.relative(settings.feedback_dir)}/")
         print("semester view (workshop progress):", flush=True)
         subprocess.run([str(BIN / "workshop"), "progress", "--course", str(course)], check=True)
-        print(f"board page: {board}/workshop/board/{args.workshop}   organiser token: {organiser}")
-        print(f"semester page: {board}/workshop/semester")
+        print_written(course)
         if args.keep_serving:
-            print("the board stays up; Ctrl-C stops it")
+            print("\nOpen now (the board stays up until Ctrl-C):")
+            print(f"  board page    {board}/workshop/board/{args.workshop}")
+            print(f"  organiser token  {organiser}")
+            print(f"  join page     {board}/workshop/join/{args.workshop}")
+            print(f"  semester page {board}/workshop/semester")
             server.wait()
     except KeyboardInterrupt:
         pass
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-        print("board stopped")
+    print("\nThe board has stopped: `make demo KEEP_SERVING=1` keeps it up to explore.")
+    learner = next(iter(sorted((course / "learners").glob(f"*/{args.workshop}"))), None)
+    if learner is not None:
+        print(f"Open next, a learner's copy (then Run All):\n  jupyter lab {shown(learner)}")
+
+
+def print_exercises(exercises: list[dict[str, Any]]) -> None:
+    """The board's exercise view as a table that fits 80 columns, in a terminal or a file."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("exercise", "passed", "attempted", "stuck", "pass rate", title="exercises")
+    for e in exercises:
+        table.add_row(
+            e["exercise"],
+            str(e["passed"]),
+            str(e["attempted"]),
+            str(e["stuck"]),
+            f"{e['pass_rate']:.0%}",
+        )
+    Console(width=80).print(table)
+
+
+def explain_scores(graded: list[dict[str, Any]]) -> str:
+    """The mean score, and why it is out of more points than validation showed: the written
+    answers (manually graded) count in the total and are graded later by a person."""
+    if not graded:
+        return "no submission was graded"
+    mean = sum(r["score"] for r in graded) / len(graded)
+    total = float(graded[0]["max_score"])
+    checked = sum(float(e["max_points"]) for e in graded[0]["exercises"])
+    line = f"mean score: {mean:.2f} of {total:g} points"
+    if total > checked:
+        line += (
+            f" ({checked:g} checked by the tests, as in validation; the other {total - checked:g}"
+            " are the written reflection, graded later by a person: 0 until then)"
+        )
+    return line
+
+
+def print_written(course: Path) -> None:
+    """Every folder the demo wrote, from the repository root."""
+    print(f"\nwritten under {shown(course)}/ (anew each run; the course's var/ is untouched):")
+    folders = [course / "release", course / "learners"]
+    folders += sorted(p for p in (course / "var").iterdir() if p.is_dir())
+    notes = {
+        "release": "the release for this session",
+        "learners": "each learner's joined copy, worked in",
+        "autograded": "the graded notebooks",
+        "feedback": "feedback pages (HTML), per learner",
+        "submission-history": "every submission, kept",
+        "submitted": "the latest submission per learner",
+    }
+    for folder in folders:
+        print(f"  {shown(folder) + '/':<41} {notes.get(folder.name, '')}".rstrip())
+
+
+def shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

@@ -557,12 +557,10 @@ def _feedback(args: argparse.Namespace) -> int:
 
 
 def _join(args: argparse.Namespace) -> int:
-    import getpass
+    from extensions.personal_copy import download_personal_copy, read_token
 
-    from extensions.personal_copy import download_personal_copy
-
-    token = args.token or os.environ.get("WORKSHOP_TOKEN") or getpass.getpass("token: ")
-    folder = download_personal_copy(args.url, token.strip(), args.into)
+    token = read_token(args.token, os.environ, sys.stdin)
+    folder = download_personal_copy(args.url, token, args.into)
     notebooks = ", ".join(sorted(p.name for p in folder.glob("*.ipynb")))
     print(f"joined: {folder} ({notebooks}); open it in JupyterLab and press Check")
     return 0
@@ -606,16 +604,17 @@ def _print_validation(reports: Sequence[Any]) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table("workshop", "notebook", "parameter set", "solution", "stub", title="validation")
+    table = Table("workshop", "parameter set", "solution", "stub", title="validation (points)")
     for report in reports:
         pairs: dict[tuple[str, str], dict[str, Any]] = {}
         for run in report.runs:
             pairs.setdefault((run.notebook, run.parameter_set), {})[run.version] = run
         for (notebook, parameter_set), runs in pairs.items():
             solution, stub = runs["solution"], runs["stub"]
+            stem = Path(notebook).stem
+            where = report.workshop if stem == report.workshop else f"{report.workshop}/{stem}"
             table.add_row(
-                escape(report.workshop),
-                escape(Path(notebook).name),
+                escape(where),
                 escape(parameter_set),
                 f"{solution.points:g}/{solution.max_points:g}",
                 f"{stub.points:g}/{stub.max_points:g}",

@@ -17,4 +17,4 @@ LEARNER_FILE = FOLDER / "learner.json"
 """A learner's personal copy: `{"board", "learner", "token", "workshop"}` (the board's join)."""
 SPOOL_FOLDER = FOLDER / "spool"
 """Check events not yet acknowledged by the board."""
-CHECKS_SCHEMA_VERSION = 1
+CHECKS_SCHEMA_VERSION = 2

@@ -7,7 +7,9 @@ A learner's kernel must not import nbgrader (it is slow and not always installed
 `points_for` states the same rule over the same facts, and
 `tests/extensions/test_check_agreement.py` holds it to nbgrader's function and to `workshop
 grade`. The tests run statement by statement so the learner sees each assertion's outcome;
-execution stops at the first failure, exactly where the cell would stop.
+execution stops at the first failure, exactly where the cell would stop. What a failure means
+for the learner (a stub not attempted yet, their own line that raised, a syntax error in their
+solution cell) is worked out by `extensions.explain_errors`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,17 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CheckResult", "TestOutcome", "points_for", "run_visible_tests"]
+from extensions.explain_errors import (
+    is_stub,
+    learner_line,
+    solution_untouched,
+    syntax_error_in_cell,
+)
+
+__all__ = ["CheckResult", "Solution", "TestOutcome", "points_for", "run_visible_tests"]
 
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
+NOT_ATTEMPTED = "not attempted"
 _MAX_SHOWN_CHARS = 2000
 
 
@@ -34,6 +44,17 @@ class TestOutcome:
     source: str
     status: str
     message: str = ""
+    condition: str = ""
+    """For an `assert`, its condition alone (without the message), which a passed test shows."""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """What the release recorded of an exercise's solution cells: the names they define and
+    their released (stub) sources."""
+
+    defines: tuple[str, ...] = ()
+    stubs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,10 +67,22 @@ class CheckResult:
     stderr: str = ""
     duration_ms: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    attempted: bool = True
+    """False while the solution is still nbgrader's stub (or its cell was never run)."""
+    summary: str = ""
+    """One sentence on the whole exercise when a test line would not say it (not attempted,
+    a syntax error in the solution cell)."""
 
     @property
     def passed(self) -> bool:
         return self.points >= self.max_points
+
+    @property
+    def state(self) -> str:
+        """passed, failed or not attempted: what the panel and the summary after Submit say."""
+        if self.passed:
+            return PASSED
+        return FAILED if self.attempted else NOT_ATTEMPTED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +94,8 @@ class CheckResult:
             "stdout": self.stdout,
             "stderr": self.stderr,
             "notes": list(self.notes),
+            "state": self.state,
+            "summary": self.summary,
         }
 
 
@@ -92,6 +127,7 @@ def run_visible_tests(
     max_points: float,
     namespace: dict[str, Any],
     shell: Any = None,
+    solution: Solution = Solution(),
     *,
     stderr_fails: bool = False,
 ) -> CheckResult:
@@ -99,9 +135,22 @@ def run_visible_tests(
 
     *shell* is the kernel's IPython shell: it turns magics into Python and formats the result
     as the kernel's display hook would, so partial credit reads the same text the grader does.
+    A syntax error in the learner's latest cell defining the *solution*'s names gives 0 points
+    without running the tests (the saved notebook would fail the same way when graded); a
+    failure while the solution is still the released stub reads "not attempted yet".
     *stderr_fails* is the course's `c.Workshop.stderr_fails` (from `.workshop/checks.json`).
     """
     start = time.perf_counter()
+    broken = syntax_error_in_cell(shell, solution.defines)
+    if broken is not None:
+        return CheckResult(
+            exercise,
+            0.0,
+            max_points,
+            (),
+            duration_ms=_ms(start),
+            summary=broken[0].upper() + broken[1:],
+        )
     source = shell.transform_cell(code) if shell is not None else code
     try:
         statements = ast.parse(source, filename=f"<check {exercise}>").body
@@ -111,6 +160,7 @@ def run_visible_tests(
     out, err = io.StringIO(), io.StringIO()
     outcomes: list[TestOutcome] = []
     failed = False
+    attempted = True
     result_text: str | None = None
     with (
         contextlib.redirect_stdout(out),
@@ -132,10 +182,12 @@ def run_visible_tests(
                 continue
             except BaseException as error:  # noqa: BLE001 - learner code may raise anything
                 failed = True
+                attempted = not _unsolved(error, solution, namespace)
                 outcomes.append(TestOutcome(_first_line(text), FAILED, _describe(error)))
                 continue
             if isinstance(statement, ast.Assert):
-                outcomes.append(TestOutcome(_first_line(text), PASSED))
+                condition = ast.get_source_segment(source, statement.test) or ""
+                outcomes.append(TestOutcome(_first_line(text), PASSED, "", _first_line(condition)))
             if last and value is not None and not source.rstrip().endswith(";"):
                 result_text = _plain_text(value, shell)
     stderr = err.getvalue()
@@ -157,7 +209,23 @@ def run_visible_tests(
         stderr[-_MAX_SHOWN_CHARS:],
         _ms(start),
         notes,
+        attempted,
+        "" if attempted else _NOT_ATTEMPTED_SUMMARY,
     )
+
+
+_NOT_ATTEMPTED_SUMMARY = (
+    "Write your solution in the cell above (in place of raise NotImplementedError()), run "
+    "that cell, then press Check."
+)
+
+
+def _unsolved(error: BaseException, solution: Solution, namespace: dict[str, Any]) -> bool:
+    """The stub raised, the solution's names were never defined (its cell not run), or its
+    functions are still the released stubs (the tests failed on something else first)."""
+    if isinstance(error, NameError) and error.name in solution.defines:
+        return True
+    return is_stub(error) or solution_untouched(namespace, solution.defines, solution.stubs)
 
 
 def _execute(
@@ -217,7 +285,11 @@ def _describe(error: BaseException) -> str:
     message = str(error).strip()
     if isinstance(error, AssertionError):
         return message or "assertion failed"
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+    described = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    if isinstance(error, NameError):
+        return f"{described} (the cell above that makes it has not run, or it failed)"
+    where = learner_line(error)
+    return f"{described} ({where})" if where else described
 
 
 def _plain_text(value: Any, shell: Any) -> str:

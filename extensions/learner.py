@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from course.workshop_files import CHECKS_FILE, LEARNER_FILE, SPOOL_FOLDER
-from extensions.check_tests import CheckResult, run_visible_tests
+from extensions.check_tests import CheckResult, Solution, run_visible_tests
+from extensions.explain_errors import ExerciseNames, explain_in_cells
 
 if TYPE_CHECKING:
     from extensions.check_view import SubmissionStatus
@@ -43,10 +44,17 @@ class _Exercise:
     max_points: float
     tests: str
     hints: list[str]
+    title: str
+    solution: Solution
+    names: tuple[str, ...]
     attempts: int = 0
     failed_attempts: int = 0
     hints_shown: int = 0
-    passed: bool = False
+    last: CheckResult | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.last is not None and self.last.passed
 
 
 @dataclass
@@ -60,7 +68,11 @@ class _Session:
     sender: Any = None
     board: str | None = None
     token: str | None = None
-    notice: str = ""
+    how_to_submit: str = (
+        "To submit, get your personal copy of this workshop from the session board (ask your "
+        "presenter for its join address)."
+    )
+    explaining: bool = False
     progress: dict[str, Any] = field(default_factory=dict)
     frontend: FrontEnd | None = None
     submission: Submission | None = None
@@ -99,31 +111,43 @@ def submit() -> Submission | None:
         return None
     from extensions.check_view import SubmissionStatus
 
-    status = SubmissionStatus()
-    return _submit(_get_session(), status)
+    session = _get_session()
+    status = SubmissionStatus(lambda notebook, key: _describe(session, notebook, key))
+    return _submit(session, status)
 
 
 class CheckPanel:
-    """One exercise's panel; `run()` is what the Check button does (also usable from code)."""
+    """One exercise's panel; `run()` is what the Check button does (also usable from code).
+
+    A new panel shows the exercise's state at once (typically "not attempted yet" after Run
+    All) by running the visible tests without counting an attempt: no event, no hint.
+    """
 
     def __init__(self, session: _Session, exercise: _Exercise) -> None:
         from extensions.check_view import CheckPanelView, ProgressView
 
         self.session = session
         self.exercise = exercise
+        shell = _shell()
+        if not session.explaining:
+            explain_in_cells(shell, _error_names(session))
+            session.explaining = True
         progress = session.progress.get(exercise.notebook)
         if progress is None:
             total = sum(1 for e in session.exercises.values() if e.notebook == exercise.notebook)
-            progress = session.progress[exercise.notebook] = ProgressView(total)
-            progress.update(_passed_count(session, exercise.notebook))
+            progress = session.progress[exercise.notebook] = ProgressView(
+                total,
+                lambda notebook, key: _describe(session, notebook, key),
+                "" if session.token else session.how_to_submit,
+            )
             progress.submit_button.on_click(lambda _button: _submit(session, None))
             _frontend(session)
         self.progress = progress
-        self.view = CheckPanelView(exercise.grade_id, exercise.max_points, progress, session.notice)
+        self.view = CheckPanelView(exercise.title, exercise.max_points, progress)
         self.view.check_button.on_click(lambda _button: self.run())
         self.view.hint_button.on_click(lambda _button: self.hint())
-        self.view.show_hints(exercise.hints[: exercise.hints_shown], self._hints_available())
         self.durations_ms: list[float] = []
+        self._show(self._test(shell), counted=False)
 
     def run(self) -> CheckResult:
         """Run the visible tests now, show the outcome, report it to the board.
@@ -131,27 +155,34 @@ class CheckPanel:
         `durations_ms` keeps how long each run took in the kernel (for bench/check_latency.py).
         """
         start = time.perf_counter()
+        result = self._test(_shell())
+        self._show(result, counted=True)
+        self._report(result)
+        self.durations_ms.append((time.perf_counter() - start) * 1000)
+        return result
+
+    def _test(self, shell: Any) -> CheckResult:
         exercise = self.exercise
-        shell = _shell()
         namespace = shell.user_ns if shell is not None else {}
-        result = run_visible_tests(
+        return run_visible_tests(
             exercise.grade_id,
             exercise.tests,
             exercise.max_points,
             namespace,
             shell,
+            exercise.solution,
             stderr_fails=self.session.stderr_fails,
         )
-        exercise.attempts += 1
-        exercise.passed = result.passed
-        if not result.passed:
-            exercise.failed_attempts += 1
-        self.view.show_result(result, exercise.attempts)
+
+    def _show(self, result: CheckResult, *, counted: bool) -> None:
+        exercise = self.exercise
+        exercise.last = result
+        if counted:
+            exercise.attempts += 1
+            exercise.failed_attempts += not result.passed
+        self.view.show_result(result, exercise.attempts if counted else 0)
         self.view.show_hints(exercise.hints[: exercise.hints_shown], self._hints_available())
         self.progress.update(_passed_count(self.session, exercise.notebook))
-        self._report(result)
-        self.durations_ms.append((time.perf_counter() - start) * 1000)
-        return result
 
     def hint(self) -> str | None:
         """Reveal the next hint, if the failed attempts so far allow one."""
@@ -197,7 +228,14 @@ def _open_session(folder: Path) -> _Session:
         workshop = str(document["workshop"])
         exercises = {
             (notebook, str(e["exercise"])): _Exercise(
-                notebook, str(e["exercise"]), float(e["points"]), str(e["tests"]), list(e["hints"])
+                notebook,
+                str(e["exercise"]),
+                float(e["points"]),
+                str(e["tests"]),
+                list(e["hints"]),
+                str(e.get("title") or e["exercise"]),
+                Solution(tuple(e.get("defines", ())), tuple(e.get("stubs", ()))),
+                tuple(e.get("names", ())),
             )
             for notebook, entries in document["notebooks"].items()
             for e in entries
@@ -221,9 +259,9 @@ def _connect(session: _Session, released_board: str | None) -> None:
         board, token, learner_id = learner["board"], learner["token"], learner["learner"]
     except (OSError, ValueError, KeyError, TypeError):
         if released_board:
-            session.notice = (
-                "Not connected to the session board: get your personal copy from "
-                f"{released_board}/workshop/join/{session.workshop}"
+            session.how_to_submit = (
+                "To submit (and to show on the session board), get your personal copy from "
+                f"{released_board.rstrip('/')}/workshop/join/{session.workshop}"
             )
         return
     from extensions.events import EventSender
@@ -253,9 +291,7 @@ def _submit(session: _Session, status: SubmissionStatus | None) -> Submission:
     buttons = [view.submit_button for view in session.progress.values()]
     submission = Submission(views, buttons, status.box if status else None)
     if session.board is None or session.token is None or session.learner is None:
-        return submission.refuse(
-            "Submit needs your personal copy of the workshop from the session board."
-        )
+        return submission.refuse(session.how_to_submit)
     names = sorted({e.notebook for e in session.exercises.values()})
     notebooks = tuple(p for n in names if (p := session.folder / f"{n}.ipynb").is_file())
     target = SubmitTarget(
@@ -290,6 +326,20 @@ def _find(session: _Session, exercise: str, notebook: str | None) -> _Exercise:
     if not matches:
         raise KeyError(f"no exercise '{exercise}' in this workshop; known: {known}")
     raise KeyError(f"'{exercise}' is in several notebooks; pass notebook='...'")
+
+
+def _describe(session: _Session, notebook: str, key: str) -> tuple[str, str | None]:
+    """An exercise's title and the state of its last Check, for the summary after Submit."""
+    exercise = session.exercises.get((notebook, key)) or next(
+        (e for (_, k), e in session.exercises.items() if k == key), None
+    )
+    if exercise is None:
+        return key, None
+    return exercise.title, exercise.last.state if exercise.last else None
+
+
+def _error_names(session: _Session) -> list[ExerciseNames]:
+    return [ExerciseNames(e.title, e.tests, frozenset(e.names)) for e in session.exercises.values()]
 
 
 def _passed_count(session: _Session, notebook: str) -> int:

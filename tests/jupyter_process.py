@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 import subprocess
@@ -11,7 +13,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.request import urlopen
 
+LAB_TOKEN = "lab-secret-token"
 ADDRESS = re.compile(r"http://127\.0\.0\.1:(\d+)/")
 
 
@@ -77,3 +81,38 @@ def running_jupyter(
             reader.join(timeout=10)
             assert process.stderr is not None
             process.stderr.close()
+
+
+@contextmanager
+def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
+    """`jupyter lab` serving *root* with its own settings: autosave off (so only Submit saves)
+    and every cell kept in the page (no windowing, so a test can find every Check panel);
+    yields its URL (the token is `LAB_TOKEN`)."""
+    user_settings = home / "config" / "lab" / "user-settings" / "@jupyterlab"
+    for plugin, values in (
+        ("docmanager-extension/plugin", {"autosave": False}),
+        ("notebook-extension/tracker", {"windowingMode": "none"}),
+    ):
+        path = user_settings / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(values))
+    env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
+    args = [
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        "--port=0",
+        "--allow-root",
+        f"--IdentityProvider.token={LAB_TOKEN}",
+        f"--ServerApp.root_dir={root}",
+    ]
+
+    def answers(url: str) -> bool:
+        with urlopen(f"{url}/api", timeout=10) as response:
+            return bool(response.status == 200)
+
+    with running_jupyter(args, cwd=root, home=home, env=env, ready=answers) as (url, _, log):
+        try:
+            yield url
+        finally:
+            print("".join(log)[-5000:])  # pytest shows it when the test failed

@@ -62,7 +62,7 @@ def test_release_injects_parameters_after_the_parameters_cell(settings):
 def test_check_reports_a_stale_release(settings, course_dir):
     release_workshop(settings, "ws", {})
     nb = f.good_notebook()
-    nb.cells[0].source = "# Squares, revised"
+    nb.cells[0].source = "# Squares\n\nRevised introduction."  # same heading: same title
     write_nb(course_dir / "source" / "ws" / "nb.ipynb", nb)
     [problem] = check_release(settings, "ws")
     assert problem.path == "release/ws/nb.ipynb" and "stale" in problem.message

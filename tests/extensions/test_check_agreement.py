@@ -137,7 +137,9 @@ def test_check_and_grading_agree_for_the_same_code(course_dir, tmp_path, stderr_
         assert "careful" in quiet["stderr"] or "debug" in quiet["stderr"]
         assert quiet["points"] == (0 if stderr_fails else 1), (learner, quiet)
         assert bool(quiet["notes"]) == stderr_fails
-    assert checked["raises", "square_tests"]["tests"][0]["message"] == "ValueError: no idea"
+    assert checked["raises", "square_tests"]["tests"][0]["message"] == (
+        "ValueError: no idea (in square, line 2: raise ValueError('no idea'))"
+    )
     assert checked["wrong", "square_tests"]["tests"][0]["message"] == "expected 9, got 6"
     assert checked["wrong", "cube_tests"]["passed"] and grades["wrong", "cube_tests"] == 0
 

@@ -2,11 +2,15 @@
 personal copy fetched with `workshop join` reports from a real kernel."""
 
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from board_server import NOTEBOOK, WORKSHOP, build_course, serve
@@ -119,12 +123,22 @@ def test_a_personal_copy_from_the_join_endpoint_reports_checks(tmp_path):
         join_url = f"{board.url}/workshop/join/{WORKSHOP}"
         into = str(tmp_path / "learner")
         refused = run_cli("join", join_url, "--token", "wrong", "--into", into, cwd=tmp_path)
-        assert refused.returncode == 1 and "answered 401" in refused.stderr
+        assert refused.returncode == 1 and "did not accept this token" in refused.stderr
         assert "Traceback" not in refused.stderr and not (tmp_path / "learner").exists()
+        no_token = subprocess.run(
+            [str(Path(sys.executable).parent / "workshop"), "join", join_url, "--into", into],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,  # no terminal to type the token at
+            env={k: v for k, v in os.environ.items() if k != "WORKSHOP_TOKEN"},
+        )
+        assert no_token.returncode == 1 and "EOFError" not in no_token.stderr
+        assert "no token: pass the one the presenter gave you with --token" in no_token.stderr
         joined = run_cli("join", join_url, "--token", tokens["ada"], "--into", into, cwd=tmp_path)
         assert joined.returncode == 0, joined.stderr
         again = run_cli("join", join_url, "--token", tokens["ada"], "--into", into, cwd=tmp_path)
-        assert again.returncode == 1 and "already exists" in again.stderr
+        assert again.returncode == 1 and "already exists and may hold your work" in again.stderr
         folder = tmp_path / "learner" / WORKSHOP
         assert (folder / ".workshop" / "learner.json").is_file()
         assert tokens["ada"] not in (folder / f"{NOTEBOOK}.ipynb").read_text()

@@ -58,8 +58,9 @@ def test_hidden_tests_are_shown_as_pass_or_fail_only(tmp_path):
         assert board.request("GET", feedback).status == 401
     from extensions.check_view import ProgressView
 
-    panel = ProgressView(2)
+    panel = ProgressView(2, lambda notebook, key: (f"Title of {key}", "failed"))
     panel.show_submission("Submitted.", result)
-    assert "Score: 0/5" in panel.submit_status.value  # the reflection is graded later
-    assert "hidden tests failed" in panel.submit_status.value
+    shown = panel.submit_status.value
+    assert "Score: 0 of 5 points" in shown and "graded later" in shown  # the reflection
+    assert "Title of cube_tests" in shown and "some of its tests are hidden" in shown
     assert "cube(-1)" not in panel.submit_status.value

@@ -85,7 +85,7 @@ def test_submit_from_the_notebook_is_graded_and_shown(tmp_path, tokens):
             points = {e["exercise"]: e["points"] for e in result["exercises"]}
             assert points == {"square_tests": 1, "cube_tests": 0}
             deadline = time.monotonic() + 30
-            while "Score: 1/" not in kernel.json("panel.progress.submit_status.value"):
+            while "Score: 1 of" not in kernel.json("panel.progress.submit_status.value"):
                 assert time.monotonic() < deadline, "the panel never showed the score"
                 time.sleep(0.2)
         print(f"submit to score: {elapsed:.1f} s")

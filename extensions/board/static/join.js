@@ -6,6 +6,11 @@ const parts = location.pathname.split("/");
 const workshop = decodeURIComponent(parts[parts.length - 1] || parts[parts.length - 2]);
 const base = location.pathname.slice(0, location.pathname.lastIndexOf("/workshop/join/"));
 const $ = (id) => document.getElementById(id);
+const REFUSED = {
+  401: "This token was not accepted. Check it for typing mistakes, or ask the presenter for your token (a new one replaces the old).",
+  403: "This is not a learner's token. Use the token the presenter gave you for this session.",
+  404: "This board has no such workshop. Check the address with the presenter.",
+};
 
 function filenameOf(response) {
   const header = response.headers.get("Content-Disposition") || "";
@@ -27,9 +32,11 @@ async function download(token) {
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-    $("message").textContent = problem.error;
+    $("message").textContent = REFUSED[response.status] || problem.error;
+    $("message").className = "error";
     return;
   }
+  $("message").className = "";
   const name = filenameOf(response);
   const url = URL.createObjectURL(await response.blob());
   const link = document.createElement("a");
