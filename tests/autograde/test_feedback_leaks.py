@@ -222,7 +222,7 @@ def test_no_learner_readable_file_holds_a_secret_the_learner_did_not_write(tmp_p
         assert b"refused later PermissionError" in answers_seen["gus page"]
     from extensions.check_view import ProgressView
 
-    panel = ProgressView(2)
+    panel = ProgressView(2, lambda notebook, key: (key, None))
     panel.show_submission("Submitted.", result)
 
     found = []

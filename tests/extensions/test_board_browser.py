@@ -104,4 +104,4 @@ def test_the_join_page_downloads_the_personal_copy(board, page, tmp_path):
     expect(page.locator("#steps")).to_be_visible()
     page.fill("#token", "wrong")
     page.click("#join button[type=submit]")
-    expect(page.locator("#message")).to_contain_text("unknown or replaced token")
+    expect(page.locator("#message")).to_contain_text("This token was not accepted")
