@@ -9,6 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --editable '.[test]'
+	$(VENV)/bin/python -m bash_kernel.install --sys-prefix >/dev/null  # a non-Python kernel for the tests
 	touch $(STAMP)
 
 # Validate and release, then a simulated session (KEEP_SERVING=1 leaves the board up).

@@ -134,6 +134,7 @@ class DaskSandbox:
                     self.plugin.name,
                     job.id,
                     job.cells,
+                    job.kernel,
                     folders[key],
                     limits,
                     tuple(hidden_paths),
@@ -197,6 +198,7 @@ class SandboxPlugin(WorkerPlugin):
         self,
         job_id: str,
         cells: tuple[CellSpec, ...],
+        kernel: str,
         files: Files,
         limits: Limits,
         hidden_paths: Sequence[str],
@@ -208,7 +210,9 @@ class SandboxPlugin(WorkerPlugin):
             try:
                 _unpack(files, workdir)
                 (run,) = sandbox.run(
-                    [NotebookJob(job_id, workdir, cells)], limits=limits, hidden_paths=hidden_paths
+                    [NotebookJob(job_id, workdir, cells, kernel)],
+                    limits=limits,
+                    hidden_paths=hidden_paths,
                 )
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -221,6 +225,7 @@ def _run_on_worker(
     plugin_name: str,
     job_id: str,
     cells: tuple[CellSpec, ...],
+    kernel: str,
     files: Files,
     limits: Limits,
     hidden_paths: Sequence[str],
@@ -228,7 +233,7 @@ def _run_on_worker(
     """The task: hand the job to this worker's `SandboxPlugin`."""
     plugin = get_worker().plugins[plugin_name]
     assert isinstance(plugin, SandboxPlugin)
-    return plugin.run(job_id, cells, files, limits, hidden_paths)
+    return plugin.run(job_id, cells, kernel, files, limits, hidden_paths)
 
 
 def _folder(files: Files) -> Files:

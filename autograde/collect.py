@@ -20,13 +20,16 @@ __all__ = ["apply_run", "job_for"]
 
 
 def job_for(nb: NotebookNode, job_id: str, workdir: Path) -> NotebookJob:
-    """The code cells of a prepared notebook as a sandbox job."""
+    """The code cells of a prepared notebook as a sandbox job, in the notebook's kernel when
+    that is not Python."""
     cells = tuple(
         CellSpec(index, cell.source, is_autograded_test(cell))
         for index, cell in enumerate(nb.cells)
         if cell.cell_type == "code"
     )
-    return NotebookJob(job_id, workdir, cells)
+    spec = nb.metadata.get("kernelspec") or {}
+    language = str(spec.get("language") or "python").lower()
+    return NotebookJob(job_id, workdir, cells, "" if language == "python" else str(spec["name"]))
 
 
 def apply_run(

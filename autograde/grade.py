@@ -286,20 +286,24 @@ def _prepare(
 
 
 def _unsupported_kernel(reference: ReferenceNotebook) -> str:
-    """Why the sandbox cannot run this notebook's kernel (empty when it is Python).
+    """Why this notebook's kernel cannot run here (empty when it can).
 
-    The warm sandbox runs Python in-process; a notebook released for another kernel (R, bash,
-    Julia) would run its cells as Python and score 0 everywhere, so it is refused instead.
+    Python runs in the warm sandbox; another kernel (bash, R, Julia) runs through nbclient in
+    the same sandbox when it is installed here, and is refused naming it when it is not: its
+    cells run as Python would score 0 everywhere.
     """
+    from autograde.run_kernel import installed_kernels
+
     spec = reference.kernelspec or {}
     language = str(spec.get("language") or "python").lower()
     name = str(spec.get("name") or "python3")
-    if language == "python":
+    if language == "python" or name in installed_kernels():
         return ""
     label = spec.get("display_name") or name
     return (
-        f"the notebook's kernel is '{name}' ({label}, language {language}); workshop grade runs "
-        "Python notebooks only: grade this assignment with `nbgrader autograde`"
+        f"the notebook's kernel '{name}' ({label}, language {language}) is not installed where "
+        "workshop grade runs; install it (`jupyter kernelspec list` shows what is) or grade this "
+        "assignment with `nbgrader autograde` where it is"
     )
 
 

@@ -48,6 +48,8 @@ class NotebookJob:
     id: str
     workdir: Path
     cells: tuple[CellSpec, ...]
+    kernel: str = ""
+    """A Jupyter kernel to run the cells in (`autograde.run_kernel`); empty: Python in-process."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ class Sandbox:
             "workdir": str(job.workdir),
             "uid": uid,
             "cells": [asdict(cell) for cell in job.cells],
+            "kernel": job.kernel,
             "limits": asdict(limits),
             "hide": list(hidden_paths),
             "stash": str(self._home / "stash"),

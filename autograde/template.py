@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.jsonutil import json_default
@@ -295,15 +296,27 @@ def _learner(job: dict[str, Any], limits: Limits, pipe: int, warm: _Warm) -> int
         while data:
             data = data[os.write(pipe, data) :]
 
-    run_cells(
-        warm.shell,
-        warm.sink,
-        warm.pristine,
-        cells,
-        limits.cell_timeout_s,
-        report,
-        stop_on_timeout=limits.stop_on_timeout,
-    )
+    if job.get("kernel"):
+        from autograde.run_kernel import run_in_kernel
+
+        run_in_kernel(
+            job["kernel"],
+            cells,
+            limits.cell_timeout_s,
+            report,
+            cwd=Path(job["workdir"]),
+            stop_on_timeout=limits.stop_on_timeout,
+        )
+    else:
+        run_cells(
+            warm.shell,
+            warm.sink,
+            warm.pristine,
+            cells,
+            limits.cell_timeout_s,
+            report,
+            stop_on_timeout=limits.stop_on_timeout,
+        )
     report({"status": STATUS_DONE})
     return 0
 

@@ -8,12 +8,16 @@ import copy
 import json
 import sqlite3
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import nbfactory as f
 import nbformat
 import pytest
 from conftest import run_cli, write_nb
 
+from autograde.run_kernel import installed_kernels
 from course.release import release_workshop
 from course.settings import load_settings
 
@@ -199,3 +203,50 @@ def test_files_the_course_ignores_never_reach_the_learner_code(tmp_path):
     assert run_cli("grade", "ws", "--force", cwd=root).returncode == 0
     (listing,) = [o.text for o in graded_outputs(root) if o.output_type == "stream"]
     assert "table.csv" in listing and "nb.md" not in listing
+
+
+BASH = {"name": "bash", "display_name": "Bash", "language": "bash"}
+
+
+def bash_course(root, answers):
+    """An nbgrader course of one bash notebook, released by nbgrader, one learner per answer."""
+    root.mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.CourseDirectory.course_id = "sh"\n'
+        'c.CourseDirectory.db_url = "sqlite:///gradebook.db"\nc.Execute.timeout = 20\n'
+        "c.ClearSolutions.code_stub = {'bash': '# YOUR CODE HERE', 'python': '# YOUR CODE HERE'}\n"
+    )
+    nb = f.notebook(
+        f.solution("greet", "greet() {\n### BEGIN SOLUTION\n  echo hello\n### END SOLUTION\n}"),
+        f.tests("greet_tests", '[ "$(greet)" = hello ]', points=2),
+    )
+    nb.metadata["kernelspec"] = BASH
+    nb.metadata["language_info"] = {"name": "bash"}
+    write_nb(root / "source" / "sh" / "nb.ipynb", nb)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), "generate_assignment", "sh"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    released = nbformat.read(root / "release" / "sh" / "nb.ipynb", 4)
+    for learner, answer in answers.items():
+        nb = copy.deepcopy(released)
+        nb.cells[0].source = answer
+        write_nb(root / "submitted" / learner / "sh" / "nb.ipynb", nb)
+    return root
+
+
+@pytest.mark.skipif("bash" not in installed_kernels(), reason="bash_kernel is not installed")
+def test_a_bash_notebook_runs_in_its_own_kernel_inside_the_sandbox(tmp_path):
+    root = bash_course(
+        tmp_path / "course",
+        {"right": "greet() {\n  echo hello\n}", "wrong": "greet() {\n  echo bye\n}"},
+    )
+    graded = run_cli("grade", "sh", "--report", "report.json", cwd=root)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    report = json.loads((root / "report.json").read_text())
+    scores = {s["student"]: s["score"] for s in report["submissions"]}
+    assert scores == {"right": 2, "wrong": 0}
+    assert all(not s["problems"] for s in report["submissions"])
