@@ -32,7 +32,8 @@ chromium:
 
 # The gradebook and board tests also run against PostgreSQL: Debian's server, in a cluster of our
 # own on a fixed loopback port (TCP on 127.0.0.1 only), with a role that may create the database
-# each test gets. Every step is skipped when already done, so a second run reuses the cluster and
+# each test gets and drop it even while an autovacuum worker is connected to it (DROP DATABASE
+# ... WITH (FORCE) ends that worker, which needs pg_signal_backend; seen once in a fresh clone). Every step is skipped when already done, so a second run reuses the cluster and
 # starts it again if it stopped. A test server trades durability for speed (no SSL, commits not
 # waited for). Its time zone is far from UTC, so a time written with its zone (stored shifted)
 # cannot pass for the naive UTC the gradebook keeps.
@@ -57,6 +58,8 @@ postgres:
 		$(PSQL) -c "CREATE ROLE workshop LOGIN CREATEDB PASSWORD 'workshop'"
 	$(PSQL) -c "SELECT 1 FROM pg_database WHERE datname = 'workshop'" | grep -q 1 || \
 		$(PSQL) -c "CREATE DATABASE workshop OWNER workshop"
+	$(PSQL) -c "SELECT pg_has_role('workshop', 'pg_signal_backend', 'MEMBER')" | grep -q t || \
+		$(PSQL) -c "GRANT pg_signal_backend TO workshop"
 
 # Two workers (one per core on CI); a test file stays on one worker, its fixtures shared.
 test: lint chromium postgres
